@@ -1,0 +1,156 @@
+"""The array backend: which array library a tensor's numbers live in.
+
+neurona keeps every tensor's numbers in an *array*: a ``numpy.ndarray`` on the CPU
+or a ``cupy.ndarray`` on an NVIDIA GPU.  Op code never names NumPy or CuPy
+directly for array functions; it asks this module for the array module ``xp``
+that matches its inputs (Chainer's idiom)::
+
+    xp = backend.xp_of(a)          # numpy or cupy
+    y = xp.exp(a)
+
+so the same op code runs on both devices.  Array *methods* (``a.sum()``,
+``a.reshape()``) are already the same on both.
+
+This module is the only place that knows about devices.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Device", "device", "cpu", "xp_of", "array_module", "device_of",
+           "to_device", "cuda_is_available", "cuda_device_count"]
+
+
+class Device:
+    """Where a tensor's numbers live: ``Device('cpu')`` or ``Device('cuda', 0)``.
+
+    Accepts the same strings as PyTorch: ``'cpu'``, ``'cuda'``, ``'cuda:1'``.
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type: str, index: int | None = None):
+        self.type = type
+        self.index = index
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        return (isinstance(other, Device) and self.type == other.type
+                and (self.index or 0) == (other.index or 0))
+
+    def __hash__(self):
+        return hash((self.type, self.index or 0))
+
+    def __repr__(self):
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+
+cpu = Device("cpu")
+
+
+def device(spec) -> Device:
+    """Parse ``spec`` (a Device, ``'cpu'``, ``'cuda'``, ``'cuda:N'``, or None) into a Device."""
+    if spec is None:
+        return cpu
+    if isinstance(spec, Device):
+        return spec
+    if isinstance(spec, int):
+        return Device("cuda", spec)
+    if isinstance(spec, str):
+        name, _, idx = spec.partition(":")
+        if name == "cpu" and not idx:
+            return cpu
+        if name == "cuda":
+            if idx and not idx.isdigit():
+                raise ValueError(f"invalid device string '{spec}': expected 'cuda' or 'cuda:N'")
+            return Device("cuda", int(idx) if idx else 0)
+    raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+
+
+# --------------------------------------------------------------------------- CuPy
+
+_cupy = None
+_cupy_checked = False
+
+
+def _load_cupy():
+    """Import CuPy once, lazily; return the module or None when it cannot run here."""
+    global _cupy, _cupy_checked
+    if not _cupy_checked:
+        _cupy_checked = True
+        try:
+            import cupy  # noqa: F401
+            if cupy.cuda.runtime.getDeviceCount() > 0:
+                _cupy = cupy
+        except Exception:  # not installed, no driver, no GPU
+            _cupy = None
+    return _cupy
+
+
+def cuda_is_available() -> bool:
+    """True when CuPy is installed and sees at least one CUDA GPU."""
+    return _load_cupy() is not None
+
+
+def cuda_device_count() -> int:
+    cp = _load_cupy()
+    return 0 if cp is None else cp.cuda.runtime.getDeviceCount()
+
+
+def _require_cuda(dev: Device):
+    cp = _load_cupy()
+    if cp is None:
+        raise RuntimeError(
+            f"device '{dev}' was asked for, but CUDA is not available here: neurona runs on "
+            "NVIDIA GPUs through CuPy. Install it with `pip install neurona[cuda]` "
+            "(CuPy for CUDA 12) on a machine with an NVIDIA GPU and driver, or use device='cpu'.")
+    n = cp.cuda.runtime.getDeviceCount()
+    if (dev.index or 0) >= n:
+        raise RuntimeError(f"device '{dev}' was asked for, but only {n} CUDA device(s) exist")
+    return cp
+
+
+# --------------------------------------------------------------------------- arrays
+
+def array_module(dev: Device):
+    """The array module (numpy or cupy) for a device."""
+    if dev.type == "cpu":
+        return np
+    return _require_cuda(dev)
+
+
+def xp_of(a):
+    """The array module an array belongs to (numpy for ndarrays and scalars)."""
+    if type(a) is np.ndarray:
+        return np
+    cp = _cupy
+    if cp is not None and isinstance(a, cp.ndarray):
+        return cp
+    return np
+
+
+def device_of(a) -> Device:
+    """The Device an array lives on."""
+    if type(a) is np.ndarray:
+        return cpu
+    cp = _cupy
+    if cp is not None and isinstance(a, cp.ndarray):
+        return Device("cuda", a.device.id)
+    return cpu
+
+
+def to_device(a, dev: Device):
+    """Return ``a`` on ``dev`` (the same array when it is already there)."""
+    if dev.type == "cpu":
+        if type(a) is np.ndarray:
+            return a
+        return a.get()
+    cp = _require_cuda(dev)
+    with cp.cuda.Device(dev.index or 0):
+        return cp.asarray(a)
