@@ -48,7 +48,7 @@ import numpy as np
 
 from .grad_mode import no_grad, state
 
-__all__ = ["Node", "Function", "FunctionCtx", "array_types"]
+__all__ = ["Node", "Function", "array_types"]
 
 array_types: tuple = (np.ndarray,)   # cupy.ndarray is appended when CuPy loads
 
@@ -56,9 +56,15 @@ array_types: tuple = (np.ndarray,)   # cupy.ndarray is appended when CuPy loads
 class Node:
     """What the engine needs of a recorded op; op-specific saved state lives in ``__dict__``."""
 
-    __slots__ = ("next", "needs_input_grad", "n_outputs", "saved_versions", "out_hooks",
-                 "freed", "out_meta", "debug_info", "__dict__", "__weakref__")
+    __slots__ = ("next", "needs_input_grad", "__dict__", "__weakref__")
 
+    # Defaults read from the class until a node sets its own (saves work on the hot path).
+    n_outputs = 1           # how many tensors forward returned
+    out_meta = None         # (shape, dtype) of each output, for multi-output ops
+    saved_versions = None   # [(version counter, version when saved)] of saved tensors
+    out_hooks = None        # {output index: {id: hook}} from Tensor.register_hook
+    freed = False           # True once release() dropped the saved arrays
+    debug_info = None       # set by anomaly mode / check_gradients
     name = None
 
     def op_name(self) -> str:
@@ -102,11 +108,6 @@ class Function(Node):
         cls._tensor_api = isinstance(cls.__dict__.get("forward"), staticmethod) or (
             cls._tensor_api and "forward" not in cls.__dict__)
 
-    def __init__(self):
-        self.freed = False
-        self.out_hooks = None
-        self.debug_info = None
-
     # -- the two methods an op writes ------------------------------------------------
     def forward(self, *arrays, **kwargs):
         raise NotImplementedError
@@ -120,32 +121,63 @@ class Function(Node):
         """Run the op on tensors and record it for backward when needed."""
         if cls._tensor_api:
             return _apply_tensor_api(cls, inputs, kwargs)
-        node = cls()
-        out = node.forward(*[t._data for t in inputs], **kwargs)
-        st = state
-        if st.grad and cls.differentiable:
-            for t in inputs:
-                if t.requires_grad:
-                    return _record(node, cls, inputs, out, st, kwargs)
+        node = _new(cls)
+        # unrolled for one and two inputs: this is the hot path of every op
+        n = len(inputs)
+        if n == 1:
+            x = inputs[0]
+            out = node.forward(x._data, **kwargs)
+            record = x.requires_grad
+        elif n == 2:
+            x, y = inputs
+            out = node.forward(x._data, y._data, **kwargs)
+            record = x.requires_grad or y.requires_grad
+        else:
+            out = node.forward(*[t._data for t in inputs], **kwargs)
+            record = any([t.requires_grad for t in inputs])
+        if record and cls.differentiable:
+            st = state
+            if st.grad:
+                return _record(node, cls, inputs, out, st, kwargs)
         if type(out) is tuple:
-            return tuple(_make(o) for o in out)
+            return tuple([_make(o) for o in out])
         res = _make(out)
         if cls.is_view:
             res._version = inputs[0]._version
         return res
 
 
+_new = object.__new__
+
+
+def _link(t):
+    """Where the gradient of input ``t`` goes: (node that made it, output index), or
+    (t, 0) for a leaf that requires grad (its .grad accumulates), or None."""
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._out_idx)
+    return (t, 0) if t.requires_grad else None
+
+
 def _record(node, cls, inputs, out, st, kwargs):
     """Link ``node`` into the graph and wrap its output(s) as tensors that require grad."""
-    node.next = tuple([(t.grad_fn, t._out_idx) if t.grad_fn is not None
-                       else ((t, 0) if t.requires_grad else None) for t in inputs])
-    node.needs_input_grad = tuple([t.requires_grad for t in inputs])
+    n = len(inputs)
+    if n == 1:
+        x = inputs[0]
+        node.next = (_link(x),)
+        node.needs_input_grad = (True,)
+    elif n == 2:
+        x, y = inputs
+        node.next = (_link(x), _link(y))
+        node.needs_input_grad = (x.requires_grad, y.requires_grad)
+    else:
+        node.next = tuple([_link(t) for t in inputs])
+        node.needs_input_grad = tuple([t.requires_grad for t in inputs])
     if type(out) is tuple:
         node.n_outputs = len(out)
         node.out_meta = tuple([(o.shape, o.dtype) for o in out])
-        res = tuple(_make_out(o, node, i) for i, o in enumerate(out))
+        res = tuple([_make_out(o, node, i) for i, o in enumerate(out)])
     else:
-        node.n_outputs = 1
         res = _make_out(out, node, 0)
         if cls.is_view:
             res._version = inputs[0]._version
@@ -157,8 +189,6 @@ def _record(node, cls, inputs, out, st, kwargs):
         node.saved_versions = sv
     elif cls.save_output:
         node.saved_versions = [(res._version, res._version[0])]
-    else:
-        node.saved_versions = None
     if st.debug:
         from .debug import after_forward
         after_forward(node, inputs, out, kwargs)
@@ -169,10 +199,6 @@ def _record(node, cls, inputs, out, st, kwargs):
 # it installs its fast constructors here.
 _make = None        # array -> Tensor (no grad)
 _make_out = None    # (array, node, index) -> Tensor produced by node
-
-
-class FunctionCtx:
-    """Mixin giving PyTorch-style ``ctx`` helpers to tensor-API Functions."""
 
 
 def _apply_tensor_api(cls, inputs, kwargs):

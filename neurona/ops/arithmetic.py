@@ -229,9 +229,11 @@ class MatMul(Function):
 
 def add(input, other, alpha=1):
     """input + alpha * other."""
+    if not isinstance(other, Tensor):
+        other = to_tensor(other, input)
     if alpha != 1:
-        other = mul(to_tensor(other, input), alpha)
-    return Add.apply(input, to_tensor(other, input))
+        other = mul(other, alpha)
+    return Add.apply(input, other)
 
 
 def sub(input, other, alpha=1):
@@ -246,7 +248,9 @@ def rsub(input, other):
 
 
 def mul(input, other):
-    return Mul.apply(input, to_tensor(other, input))
+    if not isinstance(other, Tensor):
+        other = to_tensor(other, input)
+    return Mul.apply(input, other)
 
 
 def div(input, other, rounding_mode=None):
