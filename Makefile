@@ -1,0 +1,51 @@
+# make demo | make test | make bench
+#
+# Each target makes .venv (python3 -m venv) when it is missing and installs neurona
+# into it in editable mode; the install is redone only when pyproject.toml changes
+# (stamp files .venv/.created and .venv/.installed-*).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+PIP_QUIET := --quiet --no-input
+
+.PHONY: demo test bench clean-venv help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo    train a small network by hand (installs neurona into .venv)"
+	@echo "make test    run the test suite (installs neurona[test]: pytest, torch, ...)"
+	@echo "make bench   time neurona against PyTorch (writes bench/results.json)"
+
+# The venv counts as made only once it has pip (a half-made one is removed).
+$(VENV)/.created:
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  echo "error: $(PYTHON) can't make virtual environments: its ensurepip module is missing."; \
+	  echo "       On Debian/Ubuntu install it with:  sudo apt-get install python3-venv"; \
+	  exit 1; }
+	$(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip --version >/dev/null || { \
+	  rm -rf $(VENV); echo "error: could not make $(VENV) with $(PYTHON) -m venv"; exit 1; }
+	@touch $@
+
+$(VENV)/.installed-base: pyproject.toml | $(VENV)/.created
+	$(PIP) install $(PIP_QUIET) -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/.created
+	$(PIP) install $(PIP_QUIET) -e '.[test]'
+	@touch $@ $(VENV)/.installed-base
+
+demo: $(VENV)/.installed-base
+	$(BIN)/neurona demo
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q tests/
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of neurona against PyTorch: run ``python -m bench``."""

@@ -1,0 +1,134 @@
+"""The benchmark workloads: each one the *same* computation in neurona and in PyTorch.
+
+A workload is a function decorated with ``@workload("name")`` that sets up both sides
+from the same NumPy data and returns two zero-argument callables,
+``(neurona_step, torch_step)``; the harness times calls of them.  Add one like this::
+
+    @workload("exp 1000 fwd")
+    def exp_forward():
+        x = rng().standard_normal(1000, dtype=np.float32)
+        a, b = nr.tensor(x), torch.tensor(x)
+        return (lambda: nr.exp(a)), (lambda: torch.exp(b))
+
+Setup runs once per workload, outside the timing.  Keep the steps free of hidden
+differences: same shapes and dtypes (float32), same op sequence, gradients cleared
+the same way (``p.grad = None`` in both).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+import neurona as nr
+
+__all__ = ["Workload", "WORKLOADS", "workload", "rng"]
+
+
+@dataclass
+class Workload:
+    name: str
+    setup: Callable[[], tuple]
+    description: str = ""
+
+
+WORKLOADS: list[Workload] = []
+
+
+def workload(name: str, description: str = ""):
+    """Register ``setup() -> (neurona_step, torch_step)`` under ``name``."""
+    def register(setup):
+        doc = " ".join((setup.__doc__ or "").split())     # the docstring on one line
+        WORKLOADS.append(Workload(name, setup, description or doc))
+        return setup
+    return register
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    """The data of every workload comes from here (fixed seed), converted for each library."""
+    return np.random.default_rng(seed)
+
+
+def _pair(*arrays, requires_grad=False):
+    """The same float32 arrays as neurona tensors and as torch tensors."""
+    ours = [nr.tensor(a, requires_grad=requires_grad) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=requires_grad) for a in arrays]
+    return ours, theirs
+
+
+# -- per-op overhead: tiny tensors, so the time is what the library adds around NumPy --
+
+def _small_op(name, op_nr, op_torch, shape_b=(10, 8)):
+    """Register '<name> fwd' (no grad) and '<name> fwd+bwd' (op, sum, backward)."""
+
+    def data():
+        r = rng()
+        return (r.standard_normal((10, 8), dtype=np.float32),
+                r.standard_normal(shape_b, dtype=np.float32))
+
+    @workload(f"{name} fwd", f"{name} on 10x8 float32 tensors that do not require grad")
+    def forward():
+        (a, b), (ta, tb) = _pair(*data())
+        return (lambda: op_nr(a, b)), (lambda: op_torch(ta, tb))
+
+    @workload(f"{name} fwd+bwd", f"{name} on 10x8 tensors, .sum(), .backward(), grads cleared")
+    def forward_backward():
+        (a, b), (ta, tb) = _pair(*data(), requires_grad=True)
+
+        def step_nr():
+            op_nr(a, b).sum().backward()
+            a.grad = b.grad = None
+
+        def step_torch():
+            op_torch(ta, tb).sum().backward()
+            ta.grad = tb.grad = None
+        return step_nr, step_torch
+
+
+_small_op("add", lambda a, b: a + b, lambda a, b: a + b)
+_small_op("matmul", lambda a, b: a @ b, lambda a, b: a @ b, shape_b=(8, 10))
+_small_op("tanh", lambda a, b: nr.tanh(a), lambda a, b: torch.tanh(a))
+
+
+# -- a training step: where per-op overhead meets real matrix sizes ------------------
+
+@workload("MLP train step")
+def mlp_train_step():
+    """One SGD step of a 784-256-128-10 ReLU MLP, batch 128: forward, cross-entropy,
+    backward, p -= lr * p.grad under no_grad, grads set to None."""
+    import neurona.nn.functional as F
+    import torch.nn.functional as TF
+
+    r = rng()
+    sizes = [784, 256, 128, 10]
+    arrays = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1 / np.sqrt(fan_in)             # nn.Linear's default init range
+        arrays.append(r.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32))
+        arrays.append(r.uniform(-bound, bound, fan_out).astype(np.float32))
+    params_nr, params_torch = _pair(*arrays, requires_grad=True)
+    x = r.standard_normal((128, 784), dtype=np.float32)
+    y = r.integers(0, 10, 128)
+    x_nr, y_nr = nr.tensor(x), nr.tensor(y)
+    x_torch, y_torch = torch.tensor(x), torch.tensor(y)
+    lr = 0.01
+
+    def make_step(lib, F, params, x, y):
+        W1, b1, W2, b2, W3, b3 = params
+
+        def step():
+            h = lib.relu(x @ W1 + b1)
+            h = lib.relu(h @ W2 + b2)
+            loss = F.cross_entropy(h @ W3 + b3, y)
+            loss.backward()
+            with lib.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+            for p in params:
+                p.grad = None
+        return step
+
+    return (make_step(nr, F, params_nr, x_nr, y_nr),
+            make_step(torch, TF, params_torch, x_torch, y_torch))
