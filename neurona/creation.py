@@ -7,6 +7,8 @@ float32; ``dtype=``, ``device=`` and ``requires_grad=`` are accepted everywhere.
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from . import backend, dtypes
@@ -23,7 +25,7 @@ def _size(size, op):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     try:
-        size = tuple(int(s) for s in size)
+        size = tuple(operator.index(s) for s in size)    # ints only: 2.5 or "3" are errors
     except TypeError:
         raise TypeError(f"{op}: size must be ints or one tuple of ints, got {size!r}") from None
     if any(s < 0 for s in size):
@@ -116,8 +118,11 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if end is None:
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
-    if step == 0:
+    if vals[2] == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if (vals[1] - vals[0]) * vals[2] < 0:
+        raise RuntimeError(f"arange: end={vals[1]} can't be reached from start={vals[0]} in "
+                           f"steps of {vals[2]}; flip the sign of step")
     if dtype is None:
         dtype = dtypes.int64 if all(isinstance(v, int) for v in vals) else \
             dtypes.get_default_dtype()

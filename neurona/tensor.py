@@ -56,6 +56,8 @@ class Tensor:
     # -- fast constructors used by ops (no checks) -------------------------------------
     @staticmethod
     def _wrap(arr, requires_grad=False):
+        if isinstance(arr, np.generic):      # NumPy ops on 0-d arrays return scalars
+            arr = np.asarray(arr)
         t = _new(Tensor)
         t._data = arr
         t.requires_grad = requires_grad
@@ -401,8 +403,12 @@ def _format(t: Tensor) -> str:
     a = t._data if type(t._data) is np.ndarray else t._data.get()
     kind = a.dtype.kind
     if kind == "f":
+        # as torch: whole numbers print as `1.`, otherwise 4 decimals for every element
+        finite = a[np.isfinite(a)]
+        whole = finite.size == 0 or bool((finite == np.round(finite)).all())
         body = np.array2string(a, separator=", ", prefix="tensor(", precision=4,
-                               floatmode="maxprec_equal", threshold=1000, edgeitems=3)
+                               floatmode="maxprec_equal" if whole else "fixed",
+                               threshold=1000, edgeitems=3)
     else:
         body = np.array2string(a, separator=", ", prefix="tensor(", threshold=1000,
                                edgeitems=3)
@@ -423,6 +429,8 @@ def _format(t: Tensor) -> str:
 # ----------------------------------------------------------------------------- wiring
 
 def _make_out(arr, node, idx):
+    if isinstance(arr, np.generic):          # NumPy ops on 0-d arrays return scalars
+        arr = np.asarray(arr)
     t = _new(Tensor)
     t._data = arr
     t.requires_grad = True

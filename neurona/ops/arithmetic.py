@@ -1,7 +1,10 @@
 """Arithmetic: ``+ - * / ** neg`` with broadcasting, and matrix multiplication ``@``.
 
 Every binary op broadcasts like NumPy/PyTorch; its backward sums the gradient back down
-to each input's shape (:func:`~neurona.ops._util.unbroadcast`).
+to each input's shape (:func:`~neurona.ops._util.unbroadcast`).  When the inputs have
+different dtypes (float32 + float64) the op computes in the promoted dtype, and the backward
+hands each input its gradient in that input's own dtype (``x.grad.dtype == x.dtype``), as
+PyTorch does.
 """
 from __future__ import annotations
 
@@ -19,8 +22,11 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "matmul", "true_divide", "r
 class Add(Function):
     """z = a + b.    dL/da = dL/dz,  dL/db = dL/dz  (summed over broadcast dims)."""
 
+    in_dtypes = (None, None)     # set when the inputs' dtypes differ: gradients go back in them
+
     def forward(self, a, b):
         if a.dtype != b.dtype:
+            self.in_dtypes = (a.dtype, b.dtype)
             a, b = promote(a, b)
         self.shapes = (a.shape, b.shape)
         try:
@@ -30,19 +36,24 @@ class Add(Function):
 
     def backward(self, g):
         sa, sb = self.shapes
+        da, db = self.in_dtypes
         na, nb = self.needs_input_grad
-        return (unbroadcast(g, sa) if na else None, unbroadcast(g, sb) if nb else None)
+        return (unbroadcast(g, sa, da) if na else None, unbroadcast(g, sb, db) if nb else None)
 
 
 class Sub(Function):
     """z = a - b.    dL/da = dL/dz,  dL/db = -dL/dz."""
 
+    in_dtypes = (None, None)
+
     def forward(self, a, b):
+        if a.dtype.kind == "b" or b.dtype.kind == "b":     # as torch: no bool in `-`
+            raise RuntimeError("sub: subtraction with a bool tensor is not supported; to "
+                               "invert a mask use ~mask or logical_not(), else convert it "
+                               "first (mask.long() or mask.float())")
         if a.dtype != b.dtype:
+            self.in_dtypes = (a.dtype, b.dtype)
             a, b = promote(a, b)
-        if a.dtype.kind == "b":
-            raise RuntimeError("sub: subtraction of bool tensors is not supported; use "
-                               "logical_xor or convert to int first")
         self.shapes = (a.shape, b.shape)
         try:
             return a - b
@@ -51,17 +62,21 @@ class Sub(Function):
 
     def backward(self, g):
         sa, sb = self.shapes
+        da, db = self.in_dtypes
         na, nb = self.needs_input_grad
-        return (unbroadcast(g, sa) if na else None, unbroadcast(-g, sb) if nb else None)
+        return (unbroadcast(g, sa, da) if na else None,
+                unbroadcast(-g, sb, db) if nb else None)
 
 
 class Mul(Function):
     """z = a * b (elementwise).    dL/da = dL/dz * b,  dL/db = dL/dz * a."""
 
     save_inputs = (0, 1)
+    in_dtypes = (None, None)
 
     def forward(self, a, b):
         if a.dtype != b.dtype:
+            self.in_dtypes = (a.dtype, b.dtype)
             a, b = promote(a, b)
         self.a, self.b = a, b
         try:
@@ -71,9 +86,10 @@ class Mul(Function):
 
     def backward(self, g):
         a, b = self.a, self.b
+        da, db = self.in_dtypes
         na, nb = self.needs_input_grad
-        return (unbroadcast(g * b, a.shape) if na else None,
-                unbroadcast(g * a, b.shape) if nb else None)
+        return (unbroadcast(g * b, a.shape, da) if na else None,
+                unbroadcast(g * a, b.shape, db) if nb else None)
 
 
 class Div(Function):
@@ -82,9 +98,11 @@ class Div(Function):
 
     save_inputs = (1,)
     save_output = True
+    in_dtypes = (None, None)
 
     def forward(self, a, b):
         if a.dtype != b.dtype:
+            self.in_dtypes = (a.dtype, b.dtype)
             a, b = promote(a, b)
         if a.dtype.kind != "f":
             ft = float_dtype_for(a)
@@ -99,9 +117,10 @@ class Div(Function):
 
     def backward(self, g):
         b = self.b
+        da, db = self.in_dtypes
         na, nb = self.needs_input_grad
-        ga = unbroadcast(g / b, self.a_shape) if na else None
-        gb = unbroadcast(-g * self.z / b, b.shape) if nb else None
+        ga = unbroadcast(g / b, self.a_shape, da) if na else None
+        gb = unbroadcast(-g * self.z / b, b.shape, db) if nb else None
         return ga, gb
 
 
@@ -110,9 +129,11 @@ class Pow(Function):
 
     save_inputs = (0, 1)
     save_output = True
+    in_dtypes = (None, None)
 
     def forward(self, a, b):
         if a.dtype != b.dtype:
+            self.in_dtypes = (a.dtype, b.dtype)
             a, b = promote(a, b)
         if a.dtype.kind in "iu" and b.dtype.kind in "iu" and (b < 0).any():
             raise RuntimeError("pow: integers to negative integer powers are not allowed; "
@@ -136,13 +157,13 @@ class Pow(Function):
                 # b * a^(b-1); where a == 0 and b == 0 the derivative is 0 (as torch)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     ga = g * xp.where(b == 0, 0, b * a ** (b - 1))
-            ga = unbroadcast(ga, a.shape)
+            ga = unbroadcast(ga, a.shape, self.in_dtypes[0])
         if nb:
             xp = xp_of(a)
             with np.errstate(divide="ignore", invalid="ignore"):
                 # d/db a^b = a^b ln a; torch defines it as 0 where a == 0 and b >= 0
                 gb = g * xp.where((a == 0) & (b >= 0), 0, z * xp.log(a))
-            gb = unbroadcast(gb, b.shape)
+            gb = unbroadcast(gb, b.shape, self.in_dtypes[1])
         return ga, gb
 
 
@@ -168,9 +189,11 @@ class MatMul(Function):
     """
 
     save_inputs = (0, 1)
+    in_dtypes = (None, None)
 
     def forward(self, a, b):
         if a.dtype != b.dtype:
+            self.in_dtypes = (a.dtype, b.dtype)
             a, b = promote(a, b)
         if a.ndim == 0 or b.ndim == 0:
             raise shape_error("matmul", "both arguments need at least 1 dimension; use * to "
@@ -190,6 +213,14 @@ class MatMul(Function):
                 from None
 
     def backward(self, g):
+        ga, gb = self._grads(g)
+        da, db = self.in_dtypes
+        if da is not None:
+            ga = None if ga is None else ga.astype(da, copy=False)
+            gb = None if gb is None else gb.astype(db, copy=False)
+        return ga, gb
+
+    def _grads(self, g):
         a, b = self.a, self.b
         na, nb = self.needs_input_grad
         ga = gb = None
@@ -199,6 +230,8 @@ class MatMul(Function):
             if nb:
                 gb = a.T @ g
             return ga, gb
+        if a.ndim == 1 and b.ndim == 1:                 # dot product: z = sum_i a_i b_i
+            return (g * b if na else None), (g * a if nb else None)
         xp = xp_of(a)
         # promote 1-d operands to matrices, as matmul does
         a2 = a[None, :] if a.ndim == 1 else a

@@ -326,10 +326,12 @@ class Maximum(Function):
     dL/da = dL/dz * ([a > b] + [a == b]/2),  dL/db = dL/dz * ([b > a] + [a == b]/2)."""
 
     take_larger = True
+    in_dtypes = (None, None)     # set when the inputs' dtypes differ: gradients go back in them
 
     def forward(self, a, b):
         xp = xp_of(a)
         if a.dtype != b.dtype:
+            self.in_dtypes = (a.dtype, b.dtype)
             a, b = promote(a, b)
         try:
             z = xp.maximum(a, b) if self.take_larger else xp.minimum(a, b)
@@ -344,9 +346,10 @@ class Maximum(Function):
     def backward(self, g):
         wa = self.wa.astype(g.dtype, copy=False)
         sa, sb = self.shapes
+        da, db = self.in_dtypes
         na, nb = self.needs_input_grad
-        return (unbroadcast(g * wa, sa) if na else None,
-                unbroadcast(g * (1 - wa), sb) if nb else None)
+        return (unbroadcast(g * wa, sa, da) if na else None,
+                unbroadcast(g * (1 - wa), sb, db) if nb else None)
 
 
 class Minimum(Maximum):
@@ -357,9 +360,12 @@ class Minimum(Maximum):
 class Where(Function):
     """z = a where cond else b.    dL/da = dL/dz * [cond],  dL/db = dL/dz * [not cond]."""
 
+    in_dtypes = (None, None)
+
     def forward(self, a, b, cond=None):
         xp = xp_of(a)
         if a.dtype != b.dtype:
+            self.in_dtypes = (a.dtype, b.dtype)
             a, b = promote(a, b)
         try:
             z = xp.where(cond, a, b)
@@ -374,13 +380,15 @@ class Where(Function):
         xp = xp_of(g)
         zero = g.dtype.type(0)
         sa, sb = self.shapes
+        da, db = self.in_dtypes
         na, nb = self.needs_input_grad
-        return (unbroadcast(xp.where(self.cond, g, zero), sa) if na else None,
-                unbroadcast(xp.where(self.cond, zero, g), sb) if nb else None)
+        return (unbroadcast(xp.where(self.cond, g, zero), sa, da) if na else None,
+                unbroadcast(xp.where(self.cond, zero, g), sb, db) if nb else None)
 
 
 class MaskedFill(Function):
-    """z = value where mask else x.    dL/dx = dL/dz * [not mask]."""
+    """z = value where mask else x (mask and x broadcast together, as in torch).
+    dL/dx = dL/dz * [not mask]  (summed over broadcast dims)."""
 
     def forward(self, x, mask=None, value=0.0):
         xp = xp_of(x)
@@ -390,15 +398,13 @@ class MaskedFill(Function):
             z = xp.where(mask, xp.asarray(value, dtype=x.dtype), x)
         except ValueError:
             raise RuntimeError(f"masked_fill: mask of shape {tuple(mask.shape)} can't be "
-                               f"broadcast to the input's shape {tuple(x.shape)}") from None
-        if z.shape != x.shape:
-            raise RuntimeError(f"masked_fill: mask of shape {tuple(mask.shape)} must broadcast "
-                               f"to the input's shape {tuple(x.shape)}, not enlarge it")
+                               f"broadcast with the input's shape {tuple(x.shape)}") from None
         self.mask = mask
+        self.x_shape = x.shape
         return z
 
     def backward(self, g):
-        return xp_of(g).where(self.mask, g.dtype.type(0), g)
+        return unbroadcast(xp_of(g).where(self.mask, g.dtype.type(0), g), self.x_shape)
 
 
 # ----------------------------------------------------------------------------- functions
@@ -458,8 +464,20 @@ def _scalar(v, name):
 
 
 def clamp(input, min=None, max=None):
-    """Limit every element to [min, max] (either bound may be None)."""
-    return Clamp.apply(input, min=_scalar(min, "min"), max=_scalar(max, "max"))
+    """Limit every element to [min, max] (either bound may be None).
+
+    As in torch, the result's dtype is that of ``input`` combined with the bounds: an
+    integer tensor clamped with a float bound gives floats, a bool tensor with an int
+    bound gives int64."""
+    lo, hi = _scalar(min, "min"), _scalar(max, "max")
+    kind = input._data.dtype.kind
+    if kind != "f":
+        if any(isinstance(v, (float, np.floating)) for v in (lo, hi)):
+            input = wrap(input._data.astype(float_dtype_for(input._data)))
+        elif kind == "b" and any(v is not None and not isinstance(v, (bool, np.bool_))
+                                 for v in (lo, hi)):
+            input = wrap(input._data.astype(np.int64))
+    return Clamp.apply(input, min=lo, max=hi)
 
 
 clip = clamp
