@@ -218,25 +218,11 @@ def test_tensor_scalar_ops_follow_torch_promotion(dtype, s):
 _DT = ["bool", "uint8", "int8", "int32", "int64", "float16", "float32", "float64"]
 
 
-def _zero_dim_rule_differs(da, db):
-    """True where torch's special rule for 0-d tensors (a 0-d operand of the same or a lower
-    category -- bool < int < float -- does not widen a tensor with dimensions) gives a
-    different dtype than ordinary promotion."""
-    a = torch.zeros(2, dtype=getattr(torch, da))
-    b = torch.zeros((), dtype=getattr(torch, db))
-    return torch.result_type(a, b) != torch.promote_types(a.dtype, b.dtype)
-
-
 _PAIRS = []
 for _da in _DT:
     for _db in _DT:
         for _ndim in (1, 0):
             marks = []
-            if _ndim == 0 and _zero_dim_rule_differs(_da, _db):
-                marks = [pytest.mark.xfail(strict=True, reason=(
-                    "neurona promotes a 0-d tensor like any other tensor; torch lets a 0-d "
-                    "operand of the same category keep the other's dtype (e.g. float32 "
-                    "tensor * 0-d float64 tensor -> float32). Fix: ops/_util.promote"))]
             _PAIRS.append(pytest.param(_da, _db, _ndim, marks=marks,
                                        id=f"{_da}-{_db}-{'0d' if _ndim == 0 else '1d'}"))
 
@@ -733,11 +719,6 @@ def test_inplace_chains_inside_graph():
     check_parity(_chain_functional_inplace, _chain_functional_inplace, [a])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "y.mul_(a) saves y's old array (which neurona never overwrites), yet the version check "
-    "also fires when y is changed in place again later (y.relu_()); torch allows this. "
-    "Fix: in ops/inplace.commit_inplace give t a fresh version counter after an in-graph "
-    "in-place op, leaving the old counter to the nodes that saved the old value."))
 def test_inplace_after_inplace_mul_inside_graph():
     check_parity(_chain_two_inplace, _chain_two_inplace, [_array(np.float32, (2, 3))])
 

@@ -71,9 +71,21 @@ def to_tensor(value, like: Tensor) -> Tensor:
     return scalar_tensor(value, like)
 
 
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}     # bool < integer < floating
+
+
 def promote(a, b):
-    """Cast two arrays to PyTorch's common dtype (int + float32 -> float32, not float64)."""
-    rt = dtypes.result_type(a.dtype, b.dtype)
+    """Cast two arrays to PyTorch's common dtype (int + float32 -> float32, not float64).
+
+    As in PyTorch, a 0-d operand (Python numbers arrive as 0-d arrays) decides the dtype
+    only when its category (bool < int < float) is higher than the other operand's:
+    float32 tensor * 0-d float64 -> float32, but int64 tensor * 0-d float32 -> float32."""
+    if (a.ndim == 0) != (b.ndim == 0):
+        dim, zero = (b, a) if a.ndim == 0 else (a, b)
+        rt = dim.dtype if _CATEGORY[zero.dtype.kind] <= _CATEGORY[dim.dtype.kind] else \
+            dtypes.result_type(a.dtype, b.dtype)
+    else:
+        rt = dtypes.result_type(a.dtype, b.dtype)
     if a.dtype != rt:
         a = a.astype(rt)
     if b.dtype != rt:

@@ -55,12 +55,17 @@ def commit_inplace(t, out, op: str):
                 "out-of-place op")
         node = out.grad_fn
         t._data = src if src.dtype == dst.dtype else src.astype(dst.dtype)
+        # Older nodes that saved the old value (and views of the old array) see a new
+        # version and complain at backward, as in PyTorch.  The old array itself stays
+        # intact, and t now holds a new one: t gets a counter of its own, so later
+        # in-place changes of t only trouble nodes that saved t's *new* value.
         counter[0] += 1
-        # the new node saved the *old* array, which stays intact: bring its record up
-        # to date so that only older nodes (that saw the old version) complain.
+        fresh = [counter[0]]
         if node.saved_versions:
-            node.saved_versions = [(counter, counter[0]) if c is counter or c is out._version
-                                   else (c, v) for c, v in node.saved_versions]
+            node.saved_versions = [(fresh, fresh[0]) if c is out._version else
+                                   (counter, counter[0]) if c is counter else (c, v)
+                                   for c, v in node.saved_versions]
+        t._version = fresh
         t.grad_fn = node
         t._out_idx = out._out_idx
         t.requires_grad = True
