@@ -18,6 +18,7 @@ from .random import Generator, default_generator, manual_seed, seed, initial_see
 from .creation import *        # noqa: F401,F403
 from . import ops
 from .ops import *             # noqa: F401,F403
+from . import nn
 
 float = float32   # noqa: A001  (torch.float)
 double = float64

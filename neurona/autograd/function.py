@@ -34,7 +34,9 @@ explicit ``ctx``::
 Class attributes an op may set:
 
 * ``save_inputs``: indices of the inputs whose *values* backward reads; modifying one of
-  them in place before backward is an error (version counters, as in PyTorch).
+  them in place before backward is an error (version counters, as in PyTorch).  It may
+  also be a function of ``needs_input_grad`` returning the indices, e.g. ``crosswise``
+  for products, where a is read only for b's gradient and b only for a's.
 * ``save_output``: backward reads the output's values (same check on the output).
 * ``is_view``: the output shares memory with input 0 (reshape, transpose, basic
   indexing): it shares input 0's version counter, so an in-place change to either is seen.
@@ -48,7 +50,7 @@ import numpy as np
 
 from .grad_mode import no_grad, state
 
-__all__ = ["Node", "Function", "array_types"]
+__all__ = ["Node", "Function", "array_types", "crosswise"]
 
 array_types: tuple = (np.ndarray,)   # cupy.ndarray is appended when CuPy loads
 
@@ -150,6 +152,12 @@ class Function(Node):
 _new = object.__new__
 
 
+def crosswise(needs):
+    """``save_inputs`` of a product z = a*b or a@b: a is read only to get dL/db, b only
+    to get dL/da."""
+    return [i for i, other in ((0, 1), (1, 0)) if needs[other]]
+
+
 def _link(t):
     """Where the gradient of input ``t`` goes: (node that made it, output index), or
     (t, 0) for a leaf that requires grad (its .grad accumulates), or None."""
@@ -182,8 +190,11 @@ def _record(node, cls, inputs, out, st, kwargs):
         if cls.is_view:
             res._version = inputs[0]._version
             res._base = inputs[0]
-    if cls.save_inputs:
-        sv = [(inputs[i]._version, inputs[i]._version[0]) for i in cls.save_inputs]
+    si = cls.save_inputs
+    if si:
+        if callable(si):
+            si = si(node.needs_input_grad)
+        sv = [(inputs[i]._version, inputs[i]._version[0]) for i in si]
         if cls.save_output:
             sv.append((res._version, res._version[0]))
         node.saved_versions = sv

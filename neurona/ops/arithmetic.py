@@ -14,7 +14,7 @@ from ..backend import xp_of
 from ..tensor import Tensor
 from ._util import to_tensor, unbroadcast, promote, broadcast_error, shape_error, float_dtype_for
 from .inplace import check_inplace, commit_inplace
-from ..autograd.function import Function
+from ..autograd.function import Function, crosswise
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "matmul", "true_divide", "rsub"]
 
@@ -71,7 +71,7 @@ class Sub(Function):
 class Mul(Function):
     """z = a * b (elementwise).    dL/da = dL/dz * b,  dL/db = dL/dz * a."""
 
-    save_inputs = (0, 1)
+    save_inputs = staticmethod(crosswise)
     in_dtypes = (None, None)
 
     def forward(self, a, b):
@@ -188,7 +188,7 @@ class MatMul(Function):
     dL/dA = dL/dZ @ B^T,   dL/dB = A^T @ dL/dZ   (summed over broadcast batch dims).
     """
 
-    save_inputs = (0, 1)
+    save_inputs = staticmethod(crosswise)
     in_dtypes = (None, None)
 
     def forward(self, a, b):
