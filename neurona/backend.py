@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["Device", "device", "cpu", "xp_of", "array_module", "device_of",
-           "to_device", "cuda_is_available", "cuda_device_count"]
+           "to_device", "cuda_is_available", "cuda_device_count", "scatter_add_at"]
 
 
 class Device:
@@ -154,3 +154,33 @@ def to_device(a, dev: Device):
     cp = _require_cuda(dev)
     with cp.cuda.Device(dev.index or 0):
         return cp.asarray(a)
+
+
+# --------------------------------------------------------------------------- scatter-add
+
+def scatter_add_at(xp, target, index, values) -> None:
+    """``target[index] += values`` where repeated indices *accumulate* (unbuffered add).
+
+    Plain ``target[index] += values`` adds only once per distinct index; the backward of
+    indexing (embedding lookups, gather) needs every copy's gradient.  ``index`` is
+    anything array indexing accepts (an integer array, or a tuple of arrays, slices,
+    None and Ellipsis); ``values`` must broadcast to ``target[index]``.
+
+    NumPy: ``np.add.at``, or, for one long integer array along dim 0 (the embedding
+    backward), a sort + ``np.add.reduceat`` (about 1.5x faster there).  CuPy:
+    ``cupyx.scatter_add`` (atomic adds on the GPU).
+    """
+    if xp is np:
+        if (type(index) is np.ndarray and index.ndim == 1 and index.size >= 256
+                and index.dtype.kind in "iu" and values.shape == index.shape + target.shape[1:]):
+            idx = index if index.dtype.kind == "u" or index.min() >= 0 else \
+                np.where(index < 0, index + target.shape[0], index)
+            order = np.argsort(idx, kind="stable")
+            s = idx[order]
+            starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+            target[s[starts]] += np.add.reduceat(values[order], starts, axis=0)
+            return
+        np.add.at(target, index, values)
+        return
+    import cupyx
+    cupyx.scatter_add(target, index, values)

@@ -8,3 +8,4 @@ from .indexing import *        # noqa: F401,F403
 from .softmax import *         # noqa: F401,F403
 from .losses import *          # noqa: F401,F403
 from .dropout import *         # noqa: F401,F403
+from .linalg import *         # noqa: F401,F403
