@@ -31,7 +31,7 @@ $(VENV)/.created:
 	@touch $@
 
 $(VENV)/.installed-base: pyproject.toml | $(VENV)/.created
-	$(PIP) install $(PIP_QUIET) -e .
+	$(PIP) install $(PIP_QUIET) -e '.[demo]'
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/.created
