@@ -47,3 +47,8 @@ def pad(input, pad, mode="constant", value=None):
     (see :func:`neurona.ops.shape.pad`)."""
     from ..ops.shape import pad as _pad
     return _pad(input, pad, mode=mode, value=value)
+
+
+from ..ops.normalization import layer_norm, batch_norm  # noqa: E402,F401
+
+__all__ += ["layer_norm", "batch_norm"]
