@@ -1,0 +1,70 @@
+"""Datasets: real ones read from their official files, small ones bundled with
+scikit-learn, and the TensorFlow Playground's generated 2-D problems.
+
+    from neurona import datasets
+    X, y = datasets.playground("spiral", n=500, noise=0.1)       # generated, no files
+    iris = datasets.load_iris()                                  # bundled in scikit-learn
+    train = datasets.MNIST(train=True, download=True)            # official IDX files
+    datasets.available()                                         # what is there, and where
+
+Files are read from (and downloaded to) the data folder: the ``root=`` you pass, else the
+environment variable ``NEURONA_DATA``, else ``./data``.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+
+from ._files import DatasetFileError, data_root, download_file
+from .mnist import MNIST, FashionMNIST, mnist_arrays, read_idx
+from .playground import PLAYGROUND_PROBLEMS, playground
+from .tabular import (SKLEARN_DATASETS, Bunch, StandardScaler, load_breast_cancer,
+                      load_diabetes, load_digits, load_iris, load_wine, standardize,
+                      train_test_split)
+
+__all__ = ["available", "data_root", "DatasetFileError", "download_file",
+           "MNIST", "FashionMNIST", "mnist_arrays", "read_idx",
+           "playground", "PLAYGROUND_PROBLEMS",
+           "Bunch", "load_iris", "load_breast_cancer", "load_diabetes", "load_digits",
+           "load_wine", "SKLEARN_DATASETS", "train_test_split", "standardize",
+           "StandardScaler"]
+
+
+def _sklearn_data_folder():
+    spec = importlib.util.find_spec("sklearn")        # locate without importing (slow)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data")
+
+
+def available(root=None) -> list[dict]:
+    """Every dataset neurona can load, with where it is.
+
+    Returns one dict per dataset with the keys ``name``, ``kind`` (``"generated"``,
+    ``"bundled"`` or ``"files"``), ``task``, ``ready`` (True when it can be loaded now,
+    without downloading), ``location`` (a folder, or a few words) and ``load`` (the call
+    that loads it).  ``root`` is the data folder to look in (default: :func:`data_root`).
+    """
+    out = []
+    for name, task in PLAYGROUND_PROBLEMS.items():
+        out.append(dict(name=name, kind="generated", task=task, ready=True,
+                        location="generated in memory (TensorFlow Playground)",
+                        load=f"neurona.datasets.playground({name!r})"))
+    sk = _sklearn_data_folder()
+    for name, (task, n, d) in SKLEARN_DATASETS.items():
+        out.append(dict(name=name, kind="bundled", task=task, ready=sk is not None,
+                        location=sk if sk is not None
+                        else "needs scikit-learn: pip install scikit-learn",
+                        load=f"neurona.datasets.load_{name}()"))
+    base = data_root(root)
+    for cls, name in ((MNIST, "mnist"), (FashionMNIST, "fashion-mnist")):
+        train = cls.find_folder(base, True)
+        test = cls.find_folder(base, False)
+        ready = train is not None and test is not None
+        where = train or test or base / cls.folder
+        note = "" if ready else (" (missing: download=True fetches it)" if train is None
+                                 and test is None else " (one split missing)")
+        out.append(dict(name=name, kind="files", task="classification", ready=ready,
+                        location=str(where) + note,
+                        load=f"neurona.datasets.{cls.__name__}(train=True)"))
+    return out
