@@ -202,7 +202,7 @@ class MNIST(Dataset):
 
     def __getitem__(self, index):
         img = self.data._data[index]
-        img = Tensor._wrap((img.astype(np.float32) / np.float32(255))[None])
+        img = Tensor._wrap(np.divide(img, np.float32(255), dtype=np.float32)[None])
         target = int(self.targets._data[index])
         if self.transform is not None:
             img = self.transform(img)
@@ -215,7 +215,7 @@ class MNIST(Dataset):
         if self.transform is not None or self.target_transform is not None:
             return default_collate([self[int(i)] for i in indices])
         idx = np.asarray(indices, dtype=np.int64)
-        imgs = self.data._data[idx].astype(np.float32) / np.float32(255)
+        imgs = np.divide(self.data._data[idx], np.float32(255), dtype=np.float32)
         return [Tensor._wrap(imgs[:, None]), Tensor._wrap(self.targets._data[idx])]
 
     @property
@@ -257,5 +257,5 @@ def mnist_arrays(root=None, train: bool = True, download: bool = False, flatten:
     ds = (FashionMNIST if fashion else MNIST)(root, train=train, download=download)
     images = ds.data._data
     X = images.reshape(len(images), -1) if flatten else images[:, None]
-    X = X.astype(np.float32) / np.float32(255)
+    X = np.divide(X, np.float32(255), dtype=np.float32)     # one pass, one allocation
     return Tensor._wrap(X), ds.targets
