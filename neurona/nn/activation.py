@@ -6,7 +6,8 @@ Each is stateless: it exists so an activation can sit in an ``nn.Sequential``.
 from __future__ import annotations
 
 from ..ops import pointwise as _pw
-from ..ops import softmax as _sm
+from ..ops.softmax import softmax as _softmax, log_softmax as _log_softmax, \
+    softmin as _softmin, logsigmoid as _logsigmoid
 from . import functional as F
 from .module import Module
 
@@ -189,7 +190,7 @@ class LogSigmoid(Module):
     """ln sigma(x) (computed stably)."""
 
     def forward(self, input):
-        return _sm.logsigmoid(input)
+        return _logsigmoid(input)
 
 
 class Softmax(Module):
@@ -200,7 +201,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        return _sm.softmax(input, self.dim, _stacklevel=5)
+        return _softmax(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -214,7 +215,7 @@ class Softmin(Module):
         self.dim = dim
 
     def forward(self, input):
-        return _sm.softmin(input, self.dim, _stacklevel=5)
+        return _softmin(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -228,7 +229,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        return _sm.log_softmax(input, self.dim, _stacklevel=5)
+        return _log_softmax(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

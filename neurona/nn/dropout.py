@@ -3,7 +3,8 @@
 mode (``model.eval()``) pass the input through unchanged."""
 from __future__ import annotations
 
-from ..ops import dropout as _d
+from ..ops.dropout import dropout as _dropout, dropout1d as _dropout1d, \
+    dropout2d as _dropout2d, dropout3d as _dropout3d
 from .module import Module
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
@@ -28,25 +29,25 @@ class Dropout(_DropoutNd):
     def forward(self, input):
         if not self.training or self.p == 0:
             return input
-        return _d.dropout(input, self.p, True, self.inplace)
+        return _dropout(input, self.p, True, self.inplace)
 
 
 class Dropout1d(_DropoutNd):
     """Zero whole channels of (N, C, L) inputs with probability ``p`` while training."""
 
     def forward(self, input):
-        return _d.dropout1d(input, self.p, self.training, self.inplace)
+        return _dropout1d(input, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
     """Zero whole channels of (N, C, H, W) inputs with probability ``p`` while training."""
 
     def forward(self, input):
-        return _d.dropout2d(input, self.p, self.training, self.inplace)
+        return _dropout2d(input, self.p, self.training, self.inplace)
 
 
 class Dropout3d(_DropoutNd):
     """Zero whole channels of (N, C, D, H, W) inputs with probability ``p`` while training."""
 
     def forward(self, input):
-        return _d.dropout3d(input, self.p, self.training, self.inplace)
+        return _dropout3d(input, self.p, self.training, self.inplace)
