@@ -19,6 +19,7 @@ from .creation import *        # noqa: F401,F403
 from . import ops
 from .ops import *             # noqa: F401,F403
 from . import nn
+from . import utils
 from .serialization import save, load
 
 float = float32   # noqa: A001  (torch.float)
