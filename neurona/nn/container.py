@@ -176,10 +176,10 @@ class ModuleList(Module):
         return combined
 
     def insert(self, index: int, module) -> None:
-        mods = list(self._modules.values())
-        mods.insert(index, module)
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList.insert: {type(module).__name__} is not a Module")
+        mods = list(self._modules.values())
+        mods.insert(index, module)
         self.__dict__["_modules"] = {str(i): m for i, m in enumerate(mods)}
 
     def append(self, module) -> "ModuleList":

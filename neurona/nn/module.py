@@ -90,21 +90,33 @@ def _addindent(s: str, n: int) -> str:
     return first + "\n" + "\n".join(" " * n + line for line in lines)
 
 
-def _find_hidden(value, depth=0):
-    """The first Parameter / Module / trainable leaf tensor inside a plain list, tuple,
-    set or dict (searched a few levels deep), or None."""
+def _find_hidden(value, found, depth=0):
+    """Collect the Parameters / Modules / trainable leaf tensors inside a plain list,
+    tuple, set or dict (searched a few levels deep) into ``found``."""
     if depth > 3:
-        return None
+        return found
     items = value.values() if isinstance(value, dict) else value
     for v in items:
         if isinstance(v, (Parameter, Module)):
+            found.append(v)
+        elif isinstance(v, Tensor) and v.requires_grad and v.grad_fn is None:
+            found.append(v)
+        elif isinstance(v, (list, tuple, dict, set, frozenset)):
+            _find_hidden(v, found, depth + 1)
+    return found
+
+
+def _unregistered(owner, found):
+    """The first of ``found`` that ``owner`` does not already hold as a registered parameter
+    or submodule (a list caching registered parameters is harmless), or None."""
+    mods = {id(m) for m in owner.modules()}
+    params = {id(p) for p in owner.parameters()}
+    for v in found:
+        if isinstance(v, Module):
+            if id(v) not in mods:
+                return v
+        elif id(v) not in params:
             return v
-        if isinstance(v, Tensor) and v.requires_grad and v.grad_fn is None:
-            return v
-        if isinstance(v, (list, tuple, dict, set, frozenset)):
-            found = _find_hidden(v, depth + 1)
-            if found is not None:
-                return found
     return None
 
 
@@ -326,9 +338,11 @@ class Module:
                 buffers[name] = value
                 return
         if isinstance(value, (list, tuple, dict, set, frozenset)) and value:
-            found = _find_hidden(value)
-            if found is not None:
-                raise _hidden_error(self, name, value, found)
+            found = _find_hidden(value, [])
+            if found and params is not None:
+                found = _unregistered(self, found)
+                if found is not None:
+                    raise _hidden_error(self, name, value, found)
         elif (isinstance(value, Tensor) and value.requires_grad and value.grad_fn is None
               and not name.startswith("_")):
             raise TypeError(

@@ -89,6 +89,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     (worth logging: it shows when gradients explode).
 
     Call it between ``loss.backward()`` and ``optimizer.step()``."""
+    parameters = _as_list(parameters)        # a generator (model.parameters()) is read twice
     grads = _grads(parameters)
     if not grads:
         return Tensor._wrap(np.asarray(0.0, dtype=np.float32))
