@@ -20,6 +20,7 @@ from . import ops
 from .ops import *             # noqa: F401,F403
 from . import nn
 from . import utils
+from . import optim
 from .serialization import save, load
 
 float = float32   # noqa: A001  (torch.float)
