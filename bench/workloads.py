@@ -132,3 +132,88 @@ def mlp_train_step():
 
     return (make_step(nr, F, params_nr, x_nr, y_nr),
             make_step(torch, TF, params_torch, x_torch, y_torch))
+
+
+# -- the high-level API: nn.Module layers, an optimizer, a DataLoader ---------------------
+
+def _same_weights(nr_model, torch_model):
+    """Copy neurona's initial weights into the torch model (same names and layouts)."""
+    state = {k: torch.tensor(v.numpy()) for k, v in nr_model.state_dict().items()}
+    torch_model.load_state_dict(state)
+
+
+def _cycle(loader):
+    """Batches of ``loader`` forever (a new epoch, reshuffled, when one ends)."""
+    while True:
+        yield from loader
+
+
+@workload("MLP step nn+optim+loader")
+def mlp_module_train_step():
+    """One training step of nn.Sequential(Linear 784-256, ReLU, Linear 256-128, ReLU,
+    Linear 128-10) with optim.SGD(lr=0.01, momentum=0.9), the batch of 128 drawn from a
+    shuffling DataLoader over a TensorDataset of 2,560 examples: next batch, forward,
+    CrossEntropyLoss, zero_grad, backward, step. PyTorch uses torch.utils.data.DataLoader."""
+    from neurona import nn, optim
+    from neurona.utils.data import DataLoader, TensorDataset
+    import torch.utils.data as tud
+
+    r = rng()
+    X = r.standard_normal((2560, 784), dtype=np.float32)
+    y = r.integers(0, 10, 2560)
+    nr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                          nn.Linear(128, 10))
+    tmodel = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
+                                 torch.nn.Linear(256, 128), torch.nn.ReLU(),
+                                 torch.nn.Linear(128, 10))
+    _same_weights(model, tmodel)
+    batches = _cycle(DataLoader(TensorDataset(nr.tensor(X), nr.tensor(y)), batch_size=128,
+                                shuffle=True))
+    tbatches = _cycle(tud.DataLoader(tud.TensorDataset(torch.tensor(X), torch.tensor(y)),
+                                     batch_size=128, shuffle=True))
+
+    def make_step(model, optimizer, loss_fn, batches):
+        def step():
+            xb, yb = next(batches)
+            loss = loss_fn(model(xb), yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return step
+
+    return (make_step(model, optim.SGD(model.parameters(), lr=0.01, momentum=0.9),
+                      nn.CrossEntropyLoss(), batches),
+            make_step(tmodel, torch.optim.SGD(tmodel.parameters(), lr=0.01, momentum=0.9),
+                      torch.nn.CrossEntropyLoss(), tbatches))
+
+
+@workload("Playground 2-8-8-1 step")
+def playground_train_step():
+    """One Adam step (lr 0.03) of the TensorFlow Playground's network size: 2-8-8-1 with
+    tanh, batch of 10 points, BCEWithLogitsLoss: forward, loss, zero_grad, backward, step.
+    Per-op overhead is nearly all of the time here."""
+    from neurona import nn, optim
+
+    r = rng()
+    x = r.standard_normal((10, 2), dtype=np.float32)
+    y = (r.random(10) > 0.5).astype(np.float32)[:, None]
+    nr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(),
+                          nn.Linear(8, 1))
+    tmodel = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 8),
+                                 torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    _same_weights(model, tmodel)
+
+    def make_step(model, optimizer, loss_fn, x, y):
+        def step():
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return step
+
+    return (make_step(model, optim.Adam(model.parameters(), lr=0.03), nn.BCEWithLogitsLoss(),
+                      nr.tensor(x), nr.tensor(y)),
+            make_step(tmodel, torch.optim.Adam(tmodel.parameters(), lr=0.03),
+                      torch.nn.BCEWithLogitsLoss(), torch.tensor(x), torch.tensor(y)))

@@ -1,5 +1,10 @@
 """The ``neurona`` command.
 
+    neurona train MODEL --dataset NAME    train a model of the zoo; checkpoint, history, plots
+    neurona evaluate CHECKPOINT           test a saved model on its dataset's test split
+    neurona demo                          a one-minute tour of the first half of the course
+    neurona datasets                      which datasets are available here, and where
+
 Each subcommand is one function ``cmd_<name>(args)`` plus a few lines in
 :func:`build_parser` that declare its options.  To add a command, write the function
 and register it there::
@@ -7,36 +12,419 @@ and register it there::
     p = sub.add_parser("train", help="train a model from the zoo")
     p.add_argument("model")
     p.set_defaults(func=cmd_train)
+
+Errors a user can fix (an unknown name, a missing file, data that does not fit the
+model) are printed as one ``neurona <command>: error: ...`` line with exit status 1;
+set ``NEURONA_DEBUG=1`` to see the traceback instead.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import time
 
 __all__ = ["main", "build_parser"]
 
+# Training settings per model when the command line does not give them ...
+DEFAULTS = {
+    "linear-regression": dict(epochs=100, lr=0.05, batch_size=32, optimizer="sgd"),
+    "logistic-regression": dict(epochs=100, lr=0.5, batch_size=32, optimizer="sgd"),
+    "mlp": dict(epochs=30, lr=1e-3, batch_size=32, optimizer="adam", hidden="64"),
+    "perceptron": dict(epochs=100, lr=1.0, batch_size=None, optimizer=None),
+}
+_PLAYGROUND_MLP = dict(epochs=200, lr=0.03, batch_size=10, hidden="16,16")
+# ... and for some (model, dataset) pairs, on top of those.
+OVERRIDES = {
+    ("mlp", "mnist"): dict(epochs=8, batch_size=128, hidden="256,128"),
+    ("mlp", "digits"): dict(hidden="256,128"),
+    ("mlp", "diabetes"): dict(epochs=200, lr=0.01),
+    ("logistic-regression", "mnist"): dict(epochs=5, lr=0.1, batch_size=128),
+    **{("mlp", d): _PLAYGROUND_MLP for d in ("circle", "xor", "gauss", "spiral", "plane",
+                                             "multi-gauss")},
+}
+OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+              "adagrad": "Adagrad"}
+
+
+class CLIError(Exception):
+    """A problem with what the user asked for; printed without a traceback."""
+
+
+# ----------------------------------------------------------------------------- train
+
+def _settings(args) -> dict:
+    """The training settings: command line, else the dataset's and model's defaults."""
+    from .models import _canonical
+    from .models.tasks import canonical_dataset
+    model, dataset = _canonical(args.model), canonical_dataset(args.dataset)
+    s = dict(DEFAULTS[model])
+    s.update(OVERRIDES.get((model, dataset), {}))
+    for key in ("epochs", "lr", "batch_size", "optimizer", "hidden"):
+        value = getattr(args, key, None)
+        if value is not None:
+            s[key] = value
+    s.update(model=model, dataset=dataset)
+    return s
+
+
+def _build_model(s: dict, task):
+    """The model for this task, with the constructor arguments it is saved with."""
+    from . import models
+    name, n = s["model"], task.in_features
+    if task.kind == "regression" and name in ("logistic-regression", "perceptron"):
+        raise CLIError(f"{name} is a classifier, but {task.name} is a regression dataset "
+                       f"(real-valued targets); try linear-regression or mlp")
+    if task.kind == "classification" and name == "linear-regression":
+        raise CLIError(f"linear-regression predicts numbers, but {task.name} is a "
+                       f"classification dataset; try logistic-regression or mlp, or a "
+                       f"regression dataset (diabetes, plane, multi-gauss)")
+    if name == "perceptron" and task.num_classes != 2:
+        raise CLIError(f"perceptron is a single neuron: it separates 2 classes, but "
+                       f"{task.name} has {task.num_classes}; try logistic-regression or mlp")
+    if name == "linear-regression":
+        return models.get(name, in_features=n)
+    if name == "logistic-regression":
+        return models.get(name, in_features=n, num_classes=task.num_classes)
+    if name == "perceptron":
+        return models.get(name, in_features=n, activation=s.get("activation") or "step")
+    try:
+        hidden = tuple(int(h) for h in str(s["hidden"]).split(",") if h.strip())
+    except ValueError:
+        raise CLIError(f"--hidden takes sizes separated by commas, such as 256,128; "
+                       f"got {s['hidden']!r}") from None
+    return models.get(name, in_features=n, hidden=hidden,
+                      out_features=task.num_classes if task.kind == "classification" else 1,
+                      activation=s.get("activation") or ("tanh" if task.in_features == 2
+                                                         else "relu"))
+
+
+def _targets_for(model, y):
+    """Labels as the model's loss wants them: floats 0./1. for one-output classifiers
+    (BCEWithLogitsLoss), int64 class indices for CrossEntropyLoss, floats for regression."""
+    import numpy as np
+    if getattr(model, "name", "") == "logistic-regression" and model.num_classes == 2:
+        return y.astype(np.float32)
+    if getattr(model, "name", "") == "mlp" and model.out_features == 1:
+        return y.astype(np.float32).reshape(-1, 1)
+    return y
+
+
+def _loader(X, y, batch_size, shuffle, seed=None):
+    from . import Generator, tensor
+    from .utils.data import DataLoader, TensorDataset
+    generator = Generator().manual_seed(seed) if seed is not None else None
+    return DataLoader(TensorDataset(tensor(X), tensor(y)), batch_size=batch_size,
+                      shuffle=shuffle, generator=generator)
+
+
+def _make_optimizer(name: str, params, lr: float):
+    from . import optim
+    key = str(name).lower()
+    if key not in OPTIMIZERS or not hasattr(optim, OPTIMIZERS[key]):
+        valid = [k for k, v in OPTIMIZERS.items() if hasattr(optim, v)]
+        raise CLIError(f"unknown optimizer {name!r}; choose one of {', '.join(valid)}")
+    return getattr(optim, OPTIMIZERS[key])(params, lr=lr)
+
+
+def _epoch_printer(epochs: int):
+    """A fit callback that prints one line per epoch (about ten lines in all)."""
+    from .train import Callback
+    every = max(1, epochs // 10)
+
+    class EpochPrinter(Callback):
+        def on_epoch_end(self, state, logs):
+            e = logs["epoch"]
+            if e == 1 or e % every == 0 or e == epochs:
+                parts = [f"{k} {v:.4f}" for k, v in logs.items()
+                         if k not in ("epoch", "lr") and isinstance(v, float)]
+                print(f"epoch {e:4d}   " + "   ".join(parts), flush=True)
+    return EpochPrinter()
+
+
+def _test_report(model, task, X, y) -> dict:
+    """Metrics of ``model`` on (X, y): accuracy or MSE / R^2, plus the predictions."""
+    import numpy as np
+    pred = model.predict(X)
+    if task.kind == "classification":
+        return {"accuracy": float((pred == y).mean()), "predictions": pred}
+    err = pred.astype(np.float64).reshape(-1) - y.astype(np.float64).reshape(-1)
+    r2 = 1 - (err ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    return {"mse": float((err ** 2).mean()), "r2": float(r2), "predictions": pred}
+
+
+def _train_model(model, s, task, quiet: bool) -> dict:
+    """Train with the perceptron rule, or with neurona.train.fit; return the history dict."""
+    from .train import fit
+    if model.name == "perceptron" and model.activation == "step":
+        model.fit(task.X_train, task.y_train, epochs=s["epochs"], lr=s["lr"], seed=s["seed"],
+                  progress=not quiet)
+        errors = [float(e) for e in model.errors_]
+        n = len(task.y_train)
+        print(f"perceptron rule: {len(errors)} epoch(s), "
+              f"{'converged (no mistakes)' if model.converged_ else 'did not converge'}; "
+              f"mistakes in the last epoch: {int(errors[-1])} of {n}")
+        return {"epoch": list(range(1, len(errors) + 1)), "mistakes": errors,
+                "accuracy": [1 - e / n for e in errors]}
+    y_train, y_test = _targets_for(model, task.y_train), _targets_for(model, task.y_test)
+    batch = s["batch_size"] or len(task.X_train)
+    train_loader = _loader(task.X_train, y_train, batch, shuffle=True, seed=s["seed"])
+    val_loader = _loader(task.X_test, y_test, max(batch, 256), shuffle=False)
+    optimizer = _make_optimizer(s["optimizer"], model.parameters(), s["lr"])
+    metrics = ("accuracy",) if task.kind == "classification" else ("r2",)
+    history = fit(model, train_loader, epochs=s["epochs"], loss_fn=model.loss_fn(),
+                  optimizer=optimizer, val_loader=val_loader, metrics=metrics,
+                  callbacks=[] if quiet else [_epoch_printer(s["epochs"])],
+                  progress=None if not quiet else False, seed=s["seed"])
+    return {k: list(v) for k, v in history.history.items()}
+
+
+class _ScaledModel:
+    """``predict`` on raw (unscaled) points: for drawing decision boundaries in the data's
+    own coordinates."""
+
+    def __init__(self, model, mean, std):
+        self.model, self.mean, self.std = model, mean, std
+
+    def predict(self, X):
+        from .models.tasks import apply_scaling
+        return self.model.predict(apply_scaling(X, self.mean, self.std))
+
+
+def _plots(out: str, model, task, history: dict, predictions) -> list[str]:
+    """The PNGs for a finished run: training curves, confusion matrix, decision boundary."""
+    from . import viz
+    written = [viz.plot_history(history, os.path.join(out, "history.png"),
+                                title=f"{model.name} on {task.name}")]
+    if task.kind == "classification":
+        names = task.class_names if len(task.class_names) == task.num_classes else None
+        written.append(viz.plot_confusion_matrix(task.y_test, predictions,
+                                                 os.path.join(out, "confusion_matrix.png"),
+                                                 labels=names))
+        if task.in_features == 2 and task.X_test_raw is not None:
+            import numpy as np
+            X = np.concatenate([task.X_train_raw, task.X_test_raw])
+            y = np.concatenate([task.y_train, task.y_test])
+            written.append(viz.plot_decision_boundary(
+                _ScaledModel(model, task.mean, task.std), X, y,
+                os.path.join(out, "decision_boundary.png"),
+                title=f"{model.name} on {task.name}"))
+    return written
+
+
+def cmd_train(args) -> int:
+    """Train MODEL on --dataset; write the checkpoint, the history and the plots to --out."""
+    from . import manual_seed
+    from .models import save_checkpoint
+    from .models.tasks import load_task
+    s = _settings(args)
+    s["seed"] = args.seed
+    if s["optimizer"] is not None and str(s["optimizer"]).lower() not in OPTIMIZERS:
+        raise CLIError(f"unknown optimizer {s['optimizer']!r}; choose one of "
+                       f"{', '.join(OPTIMIZERS)}")
+    task = load_task(s["dataset"], seed=args.seed, data_dir=args.data_dir)
+    s["activation"] = args.activation
+    manual_seed(args.seed)
+    model = _build_model(s, task)
+    out = args.out or os.path.join("neurona-runs", f"{s['model']}-{s['dataset']}")
+    os.makedirs(out, exist_ok=True)
+    how = ("the perceptron rule" if s["model"] == "perceptron" and model.activation == "step"
+           else f"{s['optimizer']} lr={s['lr']}, batch {s['batch_size'] or 'all'}")
+    print(f"{s['model']} on {task.name}: {len(task.X_train)} training and "
+          f"{len(task.X_test)} test examples, {task.in_features} features"
+          f"{f', {task.num_classes} classes' if task.num_classes else ''}; "
+          f"{how}, {s['epochs']} epochs, seed {args.seed}")
+    start = time.perf_counter()
+    history = _train_model(model, s, task, args.quiet)
+    seconds = time.perf_counter() - start
+    report = _test_report(model, task, task.X_test, task.y_test)
+    summary = "   ".join(f"test {k} {v:.4f}" for k, v in report.items() if k != "predictions")
+    print(f"done in {seconds:.1f} s:   {summary}")
+
+    ckpt = save_checkpoint(model, os.path.join(out, "model.safetensors"),
+                           dataset=task.name, seed=args.seed, kind=task.kind,
+                           mean=task.mean, std=task.std,
+                           settings={k: v for k, v in s.items() if k != "dataset"},
+                           test={k: v for k, v in report.items() if k != "predictions"})
+    hist_path = os.path.join(out, "history.json")
+    with open(hist_path, "w") as f:
+        json.dump(history, f, indent=1)
+    print(f"wrote {ckpt}\nwrote {hist_path}")
+    if not args.no_plots:
+        try:
+            for path in _plots(out, model, task, history, report["predictions"]):
+                print(f"wrote {path}")
+        except ImportError as e:
+            print(f"(no plots: {e})")
+    print(f"evaluate it again with:  neurona evaluate {ckpt}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+def cmd_evaluate(args) -> int:
+    """Load CHECKPOINT (model name, arguments, weights, scaling) and test it."""
+    import numpy as np
+    from .models import load_checkpoint
+    from .models.tasks import apply_scaling, canonical_dataset, load_task
+    from .train import evaluate
+    model, extra = load_checkpoint(args.checkpoint)
+    dataset = canonical_dataset(args.dataset or extra.get("dataset") or "")
+    print(f"{args.checkpoint}: {model.name} {model.get_config()}, trained on "
+          f"{extra.get('dataset', '?')}")
+    task = load_task(dataset, seed=int(extra.get("seed", 0)), data_dir=args.data_dir)
+    if task.kind != extra.get("kind", task.kind):
+        raise CLIError(f"the model was trained for {extra.get('kind')}, but {dataset} is a "
+                       f"{task.kind} dataset")
+    X, mean, std = task.X_test_raw, extra.get("mean"), extra.get("std")
+    if mean is None:
+        X = task.X_test
+    elif np.size(mean) in (1, X.shape[1]):       # the training set's statistics
+        X = apply_scaling(X, np.asarray(mean), np.asarray(std))
+    # (data of another width goes to the model unscaled: its first layer reports it)
+    y = _targets_for(model, task.y_test)
+    loss_fn = model.loss_fn() if getattr(model, "activation", "") != "step" else None
+    try:
+        results = evaluate(model, _loader(X, y, 512, shuffle=False), loss_fn, metrics=())
+    except (RuntimeError, IndexError, ValueError) as e:
+        raise CLIError(f"{dataset} does not fit this model (trained on "
+                       f"{extra.get('dataset', '?')}): {e}") from None
+    report = {**results, **_test_report(model, task, X, task.y_test)}
+    summary = "   ".join(f"{k} {v:.4f}" for k, v in report.items() if k != "predictions")
+    print(f"{dataset} test split ({len(X)} examples):   {summary}")
+    if task.kind == "classification" and task.num_classes <= 12:
+        from .viz import confusion_matrix
+        cm = confusion_matrix(task.y_test, report["predictions"], task.num_classes)
+        print("confusion matrix (rows: true class, columns: predicted):")
+        for row in cm:
+            print("   " + " ".join(f"{v:5d}" for v in row))
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        path = os.path.join(args.out, "evaluation.json")
+        with open(path, "w") as f:
+            json.dump({"checkpoint": args.checkpoint, "dataset": dataset,
+                       **{k: v for k, v in report.items() if k != "predictions"}}, f, indent=1)
+        print(f"wrote {path}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- datasets
+
+def cmd_datasets(args) -> int:
+    """List the datasets and where each one is (or why it is not there)."""
+    from .datasets import available
+    from .models.tasks import dataset_names
+    print("datasets for  neurona train MODEL --dataset NAME:\n")
+    found = {}                  # name -> the first entry that is ready (else the first seen)
+    for root in _data_dirs(args.data_dir):
+        for d in available(root):
+            name = d["name"].replace("_", "-")
+            if name not in found or (d["ready"] and not found[name]["ready"]):
+                found[name] = d
+    rows = [(name, d["kind"], d["ready"], d["task"], d["location"]) for name, d in found.items()]
+    usable = set(dataset_names())
+    for name, kind, ready, task, where in rows:
+        mark = "yes" if ready else "no "
+        note = "" if name in usable else "   (library only)"
+        print(f"  {name:14s} {mark}  {kind:9s} {task:14s} {where}{note}")
+    print("\nMNIST is looked for in --data-dir, $NEURONA_DATA, ./data and ../shared/data.")
+    return 0
+
+
+def _data_dirs(data_dir=None) -> list:
+    """Where to look for dataset files, first match first."""
+    if data_dir:
+        return [data_dir]
+    dirs = []
+    if os.environ.get("NEURONA_DATA"):
+        dirs.append(os.environ["NEURONA_DATA"])
+    dirs += [os.path.join(os.getcwd(), "data"),
+             os.path.join(os.getcwd(), os.pardir, "shared", "data")]
+    return dirs
+
+
+def find_data_dir(data_dir=None, dataset: str = "mnist"):
+    """The first folder of :func:`_data_dirs` where ``dataset``'s files are (None if none)."""
+    from .datasets import MNIST
+    for root in _data_dirs(data_dir):
+        from pathlib import Path
+        if MNIST.find_folder(Path(root), True) is not None:
+            return root
+    return data_dir
+
+
+# ----------------------------------------------------------------------------- demo
 
 def cmd_demo(args) -> int:
-    """Train a small network by hand on the 2-D spiral problem (see neurona.demo)."""
+    """The course tour (see neurona.demo)."""
     from . import demo
-    options = {"epochs": args.epochs, "seed": args.seed}
+    options = {"epochs": args.epochs, "seed": args.seed, "out": args.out}
     demo.main(**{k: v for k, v in options.items() if v is not None})
     return 0
 
 
+# ----------------------------------------------------------------------------- parser
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .models import available as model_names
+    from .models.tasks import dataset_names
     parser = argparse.ArgumentParser(
         prog="neurona",
         description="neurona: a readable deep-learning library with PyTorch's API, on NumPy.")
     parser.add_argument("--version", action="version", version=f"neurona {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="train a 2-layer network with autograd on a spiral "
-                                     "(a few seconds, no downloads)")
-    p.add_argument("--epochs", type=int, help="training epochs (default 800)")
+    p = sub.add_parser(
+        "train", help="train a model of the course on a dataset",
+        description="Train MODEL on --dataset and write model.safetensors, history.json and "
+                    "plots (training curves, confusion matrix, decision boundary of 2-D "
+                    "data) to --out.",
+        epilog=f"models: {', '.join(model_names())}.  datasets: {', '.join(dataset_names())}.")
+    p.add_argument("model", help=f"one of: {', '.join(model_names())}")
+    p.add_argument("--dataset", required=True, metavar="NAME",
+                   help=f"one of: {', '.join(dataset_names())}")
+    p.add_argument("--epochs", type=int, help="passes over the training data")
+    p.add_argument("--lr", type=float, help="learning rate (step size)")
+    p.add_argument("--batch-size", type=int, dest="batch_size", help="examples per step")
+    p.add_argument("--optimizer", help=f"one of: {', '.join(OPTIMIZERS)}")
+    p.add_argument("--hidden", help="mlp: hidden sizes, e.g. 256,128")
+    p.add_argument("--activation", help="mlp: relu, tanh or sigmoid; perceptron: step or "
+                                        "sigmoid")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", help="output folder (default neurona-runs/MODEL-DATASET)")
+    p.add_argument("--data-dir", dest="data_dir",
+                   help="folder holding dataset files such as mnist/ (default: "
+                        "$NEURONA_DATA, ./data, ../shared/data)")
+    p.add_argument("--no-plots", action="store_true", dest="no_plots", help="skip the PNGs")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="test a checkpoint written by `neurona train`",
+                       description="Rebuild the model stored in CHECKPOINT and report its "
+                                   "accuracy (or MSE and R^2) on a dataset's test split.")
+    p.add_argument("checkpoint", help="a model.safetensors written by neurona train")
+    p.add_argument("--dataset", metavar="NAME",
+                   help="default: the dataset the model was trained on")
+    p.add_argument("--data-dir", dest="data_dir", help="folder holding dataset files")
+    p.add_argument("--out", help="also write evaluation.json here")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("demo", help="a one-minute tour: linear and logistic regression, an "
+                                    "MLP, a network by hand (no downloads)",
+                       description="Train the first half of the course's models on real "
+                                   "data bundled with scikit-learn and write plots.")
+    p.add_argument("--epochs", type=int, help="epochs of the hand-written spiral network "
+                                              "(default 300)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--out", help="folder for the plots (default ./neurona-demo-output)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("datasets", help="list the datasets and where they are",
+                       description="What `neurona train --dataset` can use on this machine.")
+    p.add_argument("--data-dir", dest="data_dir", help="folder holding dataset files")
+    p.set_defaults(func=cmd_datasets)
 
     return parser
 
@@ -47,7 +435,19 @@ def main(argv=None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
-    return args.func(args) or 0
+    if getattr(args, "data_dir", None) is None and hasattr(args, "data_dir"):
+        args.data_dir = find_data_dir(None)
+    try:
+        return args.func(args) or 0
+    except (CLIError, ValueError, TypeError, KeyError, FileNotFoundError, ImportError,
+            FloatingPointError, RuntimeError, IndexError) as e:
+        if os.environ.get("NEURONA_DEBUG"):
+            raise
+        sys.stdout.flush()
+        command = args.func.__name__.removeprefix("cmd_")
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"neurona {command}: error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,23 +1,35 @@
-"""``neurona demo``: train a two-layer network with nothing but tensors and autograd.
+"""``neurona demo``: the first half of the course in about a minute, on real data.
 
-The data is the "spiral" of the TensorFlow Playground: two interleaved arms of points
-in the plane, one per class, which no straight line separates.  The network
+1. **Linear regression** on the diabetes data (442 patients, 10 features): the normal
+   equations, gradient descent on J(theta) = 1/(2m) sum (h - y)^2, and scikit-learn give
+   the same coefficients; with one feature (body-mass index) the cost surface
+   J(theta_0, theta_1) is drawn with the path gradient descent took across it.
+2. **Logistic regression** on the breast-cancer data: h = sigma(theta^T x), cross-entropy,
+   gradient descent; accuracy on a held-out 20%.
+3. **The perceptron** learns AND and OR, and cannot learn XOR.
+4. **A feed-forward network** (MLP) on 8x8 handwritten digits, trained with
+   ``neurona.train.fit``, ``optim.Adam`` and a ``DataLoader``.
+5. **A network by hand**: a two-layer tanh network on the TensorFlow Playground's spiral,
+   with nothing but tensors, ``loss.backward()`` and ``p -= lr * p.grad``.
+
+Parts 1, 2 and 4 use datasets bundled with scikit-learn, and the plots need matplotlib
+(``pip install 'neurona[demo]'``, which ``make demo`` does); without them those parts
+are skipped with a note.  Nothing is downloaded.  Plots go to ``./neurona-demo-output/``.
+
+Part 5 in formulas::
 
     h = tanh(x W1 + b1)          x: (B, 2)    W1: (2, 64)   b1: (64,)
     z = h W2 + b2                z: (B, 2)    W2: (64, 2)   b2: (2,)
     L = cross_entropy(z, y)      mean over the batch of  -log softmax(z)[y]
 
-is trained by mini-batch gradient descent written out by hand: ``L.backward()`` fills
-each parameter's ``.grad`` with dL/dparameter, and the update
-
-    p <- p - lr * dL/dp
-
-runs inside ``neurona.no_grad()`` so that it is not itself recorded for backward.
-Later in the course ``nn.Linear``, ``optim.SGD`` and ``DataLoader`` do these steps for us.
+trained by mini-batch gradient descent written out by hand: ``L.backward()`` fills each
+parameter's ``.grad`` with dL/dparameter, and the update ``p <- p - lr * dL/dp`` runs
+inside ``neurona.no_grad()`` so that it is not itself recorded for backward.
 """
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
@@ -25,8 +37,135 @@ import numpy as np
 import neurona as nr
 import neurona.nn.functional as F
 
-__all__ = ["spiral", "main"]
+__all__ = ["spiral", "spiral_by_hand", "main"]
 
+DEFAULT_OUT = "neurona-demo-output"
+
+
+def _title(text: str) -> None:
+    print(f"\n== {text} " + "=" * max(3, 74 - len(text)))
+
+
+# ----------------------------------------------------------------------------- 1. linear
+
+def linear_regression(out: str, plots: bool) -> dict:
+    from sklearn.linear_model import LinearRegression as SkLinearRegression
+    from .models import LinearRegression
+    from .models.tasks import load_task
+    _title("1. linear regression: diabetes progression from 10 features")
+    task = load_task("diabetes", seed=0)
+    X, y = task.X_train, task.y_train
+    t = time.perf_counter()
+    closed = LinearRegression().fit(X, y)                       # normal equations
+    t_closed = time.perf_counter() - t
+    t = time.perf_counter()
+    gd = LinearRegression().fit(X, y, method="gradient_descent", lr=0.3, epochs=3000)
+    t_gd = time.perf_counter() - t
+    sk = SkLinearRegression().fit(X, y)
+    print(f"   {len(X)} training examples, standardized features; theta = (theta_0, ..., theta_10)")
+    print(f"   closed form (least squares) {t_closed * 1e3:7.1f} ms   J = {closed.cost(X, y):.2f}")
+    print(f"   gradient descent, 3000 steps {t_gd * 1e3:6.0f} ms   J = {gd.cost(X, y):.2f}")
+    diff_gd = np.abs(gd.coef_ - closed.coef_).max()
+    diff_sk = np.abs(sk.coef_ - closed.coef_).max()
+    print(f"   largest coefficient difference: GD vs closed form {diff_gd:.4f}, "
+          f"scikit-learn vs closed form {diff_sk:.2e}  (coefficients up to "
+          f"{np.abs(closed.coef_).max():.1f})")
+    print(f"   test R^2 = {closed.score(task.X_test, task.y_test):.3f}")
+    result = {"gd_vs_closed": float(diff_gd), "sklearn_vs_closed": float(diff_sk)}
+    if plots:
+        from . import viz
+        bmi = task.feature_names.index("bmi")
+        one = LinearRegression().fit(X[:, bmi], y, method="gradient_descent", lr=0.1, epochs=60)
+        path = viz.plot_cost_surface(X[:, bmi], y, one.theta_history_,
+                                     os.path.join(out, "linear_regression_cost_surface.png"),
+                                     title="y = theta_0 + theta_1 * bmi: J and 60 GD steps")
+        print(f"   plot: {path}")
+    return result
+
+
+# ----------------------------------------------------------------------------- 2. logistic
+
+def logistic_regression(out: str, plots: bool) -> dict:
+    from .models import LogisticRegression
+    from .models.tasks import load_task
+    _title("2. logistic regression: breast-cancer diagnosis from 30 features")
+    task = load_task("breast-cancer", seed=0)
+    t = time.perf_counter()
+    model = LogisticRegression().fit(task.X_train, task.y_train, lr=0.1, epochs=1000)
+    seconds = time.perf_counter() - t
+    acc = model.score(task.X_test, task.y_test)
+    print(f"   h = sigma(theta^T x), cross-entropy, 1000 gradient-descent steps "
+          f"({seconds:.1f} s): cost {model.cost_history_[0]:.3f} -> {model.cost_history_[-1]:.3f}")
+    print(f"   test accuracy {acc:.1%} on {len(task.y_test)} held-out tumours "
+          f"(decision boundary h = 0.5)")
+    if plots:
+        from . import viz
+        path = viz.plot_confusion_matrix(task.y_test, model.predict(task.X_test),
+                                         os.path.join(out, "logistic_regression_confusion.png"),
+                                         labels=task.class_names)
+        p2 = viz.plot_sigmoid(os.path.join(out, "sigmoid.png"))
+        print(f"   plots: {path}, {p2}")
+    return {"accuracy": acc}
+
+
+# ----------------------------------------------------------------------------- 3. perceptron
+
+def perceptron() -> dict:
+    from .models import LOGIC_GATES, Perceptron
+    _title("3. the perceptron: one neuron, the perceptron learning rule")
+    results = {}
+    X = LOGIC_GATES["X"]
+    for gate in ("AND", "OR", "XOR"):
+        p = Perceptron(2).fit(X, LOGIC_GATES[gate], epochs=50, lr=1.0)
+        acc = p.score(X, LOGIC_GATES[gate])
+        verdict = (f"learned in {len(p.errors_)} epochs" if p.converged_
+                   else "never gets all 4 right: no straight line separates XOR")
+        print(f"   {gate:3s}  predictions {p.predict(X).tolist()}  targets "
+              f"{LOGIC_GATES[gate].tolist()}   {acc:.0%}  {verdict}")
+        results[gate] = acc
+    return results
+
+
+# ----------------------------------------------------------------------------- 4. MLP
+
+def mlp_digits(out: str, plots: bool, seed: int) -> dict:
+    from . import optim
+    from .models import MLP
+    from .models.tasks import load_task
+    from .train import fit
+    from .utils.data import DataLoader, TensorDataset
+    _title("4. a feed-forward network: 8x8 handwritten digits")
+    task = load_task("digits", seed=0)
+    nr.manual_seed(seed)
+    model = MLP(64, hidden=(256, 128), out_features=10)
+    train = DataLoader(TensorDataset(nr.tensor(task.X_train), nr.tensor(task.y_train)),
+                       batch_size=32, shuffle=True)
+    test = DataLoader(TensorDataset(nr.tensor(task.X_test), nr.tensor(task.y_test)),
+                      batch_size=256)
+    print(f"   MLP 64-256-128-10 (ReLU), Adam lr 2e-3 with a cosine schedule, batch 32, "
+          f"30 epochs on {len(task.y_train)} images")
+    optimizer = optim.Adam(model.parameters(), lr=2e-3)
+    t = time.perf_counter()
+    history = fit(model, train, epochs=30, loss_fn=model.loss_fn(), optimizer=optimizer,
+                  scheduler=optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=30),
+                  val_loader=test, metrics=("accuracy",), progress=None, seed=seed)
+    seconds = time.perf_counter() - t
+    for e in (1, 10, 20, 30):
+        print(f"   after epoch {e:2d}: train loss {history['loss'][e - 1]:.4f}   "
+              f"test accuracy {history['val_accuracy'][e - 1]:.1%}")
+    acc = history["val_accuracy"][-1]
+    print(f"   test accuracy {acc:.1%} ({seconds:.1f} s)")
+    if plots:
+        from . import viz
+        p1 = viz.plot_history(history, os.path.join(out, "mlp_digits_history.png"),
+                              title="MLP on digits")
+        p2 = viz.plot_confusion_matrix(task.y_test, model.predict(task.X_test),
+                                       os.path.join(out, "mlp_digits_confusion.png"))
+        print(f"   plots: {p1}, {p2}")
+    return {"accuracy": acc}
+
+
+# ----------------------------------------------------------------------------- 5. by hand
 
 def spiral(n_per_class: int = 200, noise: float = 0.02, seed: int = 0):
     """The Playground's two-arm spiral: points (x, y) in about [-1, 1]^2 and labels 0/1.
@@ -48,8 +187,8 @@ def spiral(n_per_class: int = 200, noise: float = 0.02, seed: int = 0):
     return np.concatenate(points).astype(np.float32), np.concatenate(labels).astype(np.int64)
 
 
-def main(epochs: int = 800, seed: int = 0, hidden: int = 64, lr: float = 0.2,
-         batch_size: int = 40, print_every: int | None = None) -> dict:
+def spiral_by_hand(epochs: int = 800, seed: int = 0, hidden: int = 64, lr: float = 0.2,
+                   batch_size: int = 40, print_every: int | None = None) -> dict:
     """Train and print the loss as it falls; return ``{"losses": [...], "accuracy": a}``."""
     X, y = spiral(seed=seed)
     nr.manual_seed(seed)
@@ -94,6 +233,42 @@ def main(epochs: int = 800, seed: int = 0, hidden: int = 64, lr: float = 0.2,
     print(f"final loss {losses[-1]:.4f}   accuracy {accuracy:.1%}   "
           f"({time.perf_counter() - start:.1f} s)")
     return {"losses": losses, "accuracy": accuracy}
+
+
+# ----------------------------------------------------------------------------- the tour
+
+def _have(module: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
+
+
+def main(epochs: int = 800, seed: int = 0, out: str = DEFAULT_OUT) -> dict:
+    """Run the tour; return each part's numbers."""
+    start = time.perf_counter()
+    have_sklearn, plots = _have("sklearn"), _have("matplotlib")
+    if plots:
+        os.makedirs(out, exist_ok=True)
+    print("neurona demo: the first half of the course, on real data (nothing downloaded)")
+    results = {}
+    if have_sklearn:
+        results["linear_regression"] = linear_regression(out, plots)
+        results["logistic_regression"] = logistic_regression(out, plots)
+    results["perceptron"] = perceptron()
+    if have_sklearn:
+        results["mlp"] = mlp_digits(out, plots, seed)
+    _title("5. a network by hand: tensors, autograd and p -= lr * p.grad")
+    results["spiral"] = spiral_by_hand(epochs=epochs, seed=seed)
+    print()
+    if not have_sklearn:
+        print("(parts 1, 2 and 4 need scikit-learn's bundled datasets: "
+              "pip install 'neurona[demo]')")
+    if plots:
+        print(f"plots are in {os.path.abspath(out)}/")
+    else:
+        print("(no plots: matplotlib is not installed; pip install 'neurona[plot]')")
+    print(f"demo done in {time.perf_counter() - start:.0f} s.  Next: the scripts in examples/, "
+          f"and  neurona train mlp --dataset digits")
+    return results
 
 
 if __name__ == "__main__":

@@ -1,0 +1,103 @@
+"""The course's models, ready to train.
+
+    from neurona import models
+    models.available()          # ['linear-regression', 'logistic-regression', 'mlp', 'perceptron']
+    model = models.get("mlp", in_features=64, hidden=(64,), out_features=10)
+
+| name | class | what it is |
+| --- | --- | --- |
+| ``linear-regression`` | :class:`LinearRegression` | h = theta^T x; normal equations or gradient descent |
+| ``logistic-regression`` | :class:`LogisticRegression` | h = sigma(theta^T x); softmax for more classes |
+| ``mlp`` | :class:`MLP` | feed-forward network from ``nn.Sequential`` |
+| ``perceptron`` | :class:`Perceptron` | one neuron: step (perceptron rule) or sigmoid |
+
+Every model is an ``nn.Module`` that remembers its constructor arguments
+(``model.get_config()``), so :func:`save_checkpoint` / :func:`load_checkpoint` can store
+a model and rebuild it without knowing its class in advance.
+"""
+from __future__ import annotations
+
+import os
+
+from .linear import LinearRegression, LogisticRegression, HalfMSELoss
+from .mlp import MLP
+from .perceptron import Perceptron, LOGIC_GATES
+
+__all__ = ["LinearRegression", "LogisticRegression", "MLP", "Perceptron", "LOGIC_GATES",
+           "HalfMSELoss", "get", "available", "save_checkpoint",
+           "load_checkpoint", "CheckpointError"]
+
+_REGISTRY = {cls.name: cls for cls in (LinearRegression, LogisticRegression, MLP, Perceptron)}
+
+CHECKPOINT_FORMAT = "neurona.models/1"
+
+
+def available() -> list[str]:
+    """The names :func:`get` accepts."""
+    return sorted(_REGISTRY)
+
+
+def _canonical(name: str) -> str:
+    key = str(name).strip().lower().replace("_", "-")
+    if key not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; the models are: {', '.join(available())}")
+    return key
+
+
+def get(name: str, **kwargs):
+    """Build the model called ``name`` (see :func:`available`) with ``kwargs``."""
+    cls = _REGISTRY[_canonical(name)]
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise TypeError(f"models.get({name!r}): {e}") from None
+
+
+class CheckpointError(ValueError):
+    """A file that is not a model checkpoint, or one that does not fit its model."""
+
+
+def save_checkpoint(model, path, **extra) -> str:
+    """Write ``model`` (weights, name and constructor arguments) and ``extra`` (JSON-like
+    values or arrays: preprocessing statistics, the dataset's name...) to ``path`` as a
+    safetensors file."""
+    from ..serialization import save
+    if not getattr(model, "name", None) or not hasattr(model, "get_config"):
+        raise TypeError(f"save_checkpoint: {type(model).__name__} is not a model of "
+                        f"neurona.models (it has no name/get_config)")
+    ckpt = {"format": CHECKPOINT_FORMAT, "model": model.name, "config": model.get_config(),
+            "state_dict": model.state_dict(), "extra": extra}
+    save(ckpt, path)
+    return os.fspath(path)
+
+
+def load_checkpoint(path):
+    """Read a checkpoint written by :func:`save_checkpoint`; return ``(model, extra)``
+    with the weights loaded. Raises :class:`CheckpointError` with the reason when the file
+    is missing, corrupt, not a model checkpoint, or does not fit its model."""
+    from ..serialization import load
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        ckpt = load(path)
+    except Exception as e:     # any reason the file cannot be read is reported the same way
+        raise CheckpointError(f"{path} is not a readable checkpoint "
+                              f"({type(e).__name__}: {e})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is a safetensors file but not a neurona.models "
+                              f"checkpoint (no model name and configuration in it); "
+                              f"load it with neurona.load and model.load_state_dict instead")
+    name, config = ckpt.get("model"), ckpt.get("config") or {}
+    try:
+        model = get(name, **config)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: cannot rebuild the model {name!r} "
+                              f"with {config}: {e}") from None
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except Exception as e:
+        raise CheckpointError(f"{path}: the weights do not fit the model {name!r} "
+                              f"{config}: {e}") from None
+    model.eval()
+    return model, ckpt.get("extra") or {}

@@ -1,0 +1,133 @@
+"""Datasets made ready for a model: split, standardized, labels as the loss wants them.
+
+    task = load_task("breast-cancer", seed=0)
+    task.X_train, task.y_train, task.X_test, task.y_test    # NumPy arrays
+    task.kind          # 'classification' or 'regression'
+    task.num_classes   # 2 here
+
+What each kind of dataset gets:
+
+* the scikit-learn ones (iris, breast-cancer, diabetes, digits, wine): a seeded 80/20
+  split (stratified for classification), then each feature standardized with the
+  *training* split's mean and standard deviation (digits, being pixels, with one mean and
+  one standard deviation for all of them, as mnist);
+* mnist: the official 60,000 / 10,000 split; pixels scaled to [0, 1] and then by the
+  training set's overall mean and standard deviation (one number each);
+* the TensorFlow Playground's 2-D problems (circle, xor, gauss, spiral; plane and
+  multi-gauss for regression): 500 generated points (noise 0.1), labels -1/+1 turned
+  into 0/1, an 80/20 split and standardization as above.
+
+The statistics (``mean``, ``std``) travel with a checkpoint, so ``neurona evaluate``
+prepares new data exactly as training did (:func:`apply_scaling`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Task", "load_task", "dataset_names", "canonical_dataset", "apply_scaling",
+           "SKLEARN", "PLAYGROUND"]
+
+SKLEARN = ("iris", "breast-cancer", "diabetes", "digits", "wine")
+PLAYGROUND = ("circle", "xor", "gauss", "spiral", "plane", "multi-gauss")
+_FILES = ("mnist",)
+
+
+def dataset_names() -> list[str]:
+    """Every name :func:`load_task` accepts."""
+    return list(SKLEARN + _FILES + PLAYGROUND)
+
+
+def canonical_dataset(name: str) -> str:
+    key = str(name).strip().lower().replace("_", "-")
+    if key not in dataset_names():
+        raise ValueError(f"unknown dataset {name!r}; the datasets are: "
+                         f"{', '.join(dataset_names())}")
+    return key
+
+
+@dataclass
+class Task:
+    """A prepared dataset (see the module docstring)."""
+    name: str
+    kind: str                      # 'classification' or 'regression'
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    mean: np.ndarray               # X_scaled = (X - mean) / std
+    std: np.ndarray
+    num_classes: int = 0           # 0 for regression
+    class_names: list = field(default_factory=list)
+    feature_names: list = field(default_factory=list)
+    X_train_raw: np.ndarray | None = None     # before scaling (for plots of 2-D data)
+    X_test_raw: np.ndarray | None = None
+
+    @property
+    def in_features(self) -> int:
+        return int(np.prod(self.X_train.shape[1:]))
+
+
+def apply_scaling(X, mean, std) -> np.ndarray:
+    """(X - mean) / std as float32, with a readable error when the widths differ."""
+    X = np.asarray(X, np.float32)
+    mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+    if mean.size not in (1, X.shape[-1]):
+        raise ValueError(f"the data has {X.shape[-1]} features but the scaling statistics "
+                         f"(from training) are for {mean.size}: is this the dataset the "
+                         f"model was trained on?")
+    return (X - mean) / std
+
+
+def _numpy(t):
+    return t.numpy() if hasattr(t, "numpy") else np.asarray(t)
+
+
+def load_task(name: str, seed: int = 0, data_dir=None, n_points: int = 500,
+              noise: float = 0.1, test_size: float = 0.2) -> Task:
+    """Load, split and standardize the dataset ``name`` (see :func:`dataset_names`)."""
+    from .. import datasets
+    key = canonical_dataset(name)
+    class_names, feature_names = [], []
+    if key in SKLEARN:
+        bunch = getattr(datasets, "load_" + key.replace("-", "_"))()
+        X, y = _numpy(bunch.data), _numpy(bunch.target)
+        kind = bunch.task
+        class_names = list(bunch.target_names or [])
+        feature_names = list(bunch.feature_names)
+    elif key in PLAYGROUND:
+        X, y = datasets.playground(key, n=n_points, noise=noise, seed=seed)
+        X, y = _numpy(X), _numpy(y)
+        kind = datasets.PLAYGROUND_PROBLEMS[key.replace("-", "_")]
+        if kind == "classification":
+            y = (y > 0).astype(np.int64)            # -1/+1 -> 0/1
+            class_names = ["-1 (orange)", "+1 (blue)"]
+        feature_names = ["x1", "x2"]
+    else:                                                          # mnist
+        X, y = datasets.mnist_arrays(data_dir, train=True)
+        Xt, yt = datasets.mnist_arrays(data_dir, train=False)
+        X, y, Xt, yt = _numpy(X), _numpy(y), _numpy(Xt), _numpy(yt)
+        mean = np.array([X.mean()], np.float32)
+        std = np.array([X.std()], np.float32)
+        return Task(key, "classification", apply_scaling(X, mean, std), y.astype(np.int64),
+                    apply_scaling(Xt, mean, std), yt.astype(np.int64), mean, std, 10,
+                    [str(i) for i in range(10)], [], X_test_raw=Xt)
+    stratify = y if kind == "classification" else None
+    X_tr, X_te, y_tr, y_te = datasets.train_test_split(X, y, test_size=test_size, seed=seed,
+                                                       stratify=stratify)
+    if key == "digits":            # pixels: one mean and std for all (as for MNIST)
+        mean, std = np.array([X_tr.mean()], np.float32), np.array([X_tr.std()], np.float32)
+    else:
+        mean = X_tr.mean(axis=0).astype(np.float32)
+        std = X_tr.std(axis=0)
+        std = np.where(std > 0, std, 1.0).astype(np.float32)
+    if kind == "classification":
+        y_tr, y_te = y_tr.astype(np.int64), y_te.astype(np.int64)
+        num_classes = int(max(y_tr.max(), y_te.max()) + 1)
+    else:
+        y_tr, y_te = y_tr.astype(np.float32), y_te.astype(np.float32)
+        num_classes = 0
+    return Task(key, kind, apply_scaling(X_tr, mean, std), y_tr, apply_scaling(X_te, mean, std),
+                y_te, mean, std, num_classes, [str(c) for c in class_names], feature_names,
+                X_train_raw=X_tr, X_test_raw=X_te)
