@@ -16,7 +16,7 @@ PIP_QUIET := --quiet --no-input
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make demo    train a small network by hand (installs neurona into .venv)"
+	@echo "make demo    a one-minute tour of the course (installs neurona[demo] into .venv)"
 	@echo "make test    run the test suite (installs neurona[test]: pytest, torch, ...)"
 	@echo "make bench   time neurona against PyTorch (writes bench/results.json)"
 

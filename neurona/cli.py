@@ -31,7 +31,8 @@ __all__ = ["main", "build_parser"]
 DEFAULTS = {
     "linear-regression": dict(epochs=100, lr=0.05, batch_size=32, optimizer="sgd"),
     "logistic-regression": dict(epochs=100, lr=0.5, batch_size=32, optimizer="sgd"),
-    "mlp": dict(epochs=30, lr=1e-3, batch_size=32, optimizer="adam", hidden="64"),
+    "mlp": dict(epochs=30, lr=1e-3, batch_size=32, optimizer="adam", hidden="64",
+                scheduler="cosine"),
     "perceptron": dict(epochs=100, lr=1.0, batch_size=None, optimizer=None),
 }
 _PLAYGROUND_MLP = dict(epochs=200, lr=0.03, batch_size=10, hidden="16,16")
@@ -61,7 +62,7 @@ def _settings(args) -> dict:
     model, dataset = _canonical(args.model), canonical_dataset(args.dataset)
     s = dict(DEFAULTS[model])
     s.update(OVERRIDES.get((model, dataset), {}))
-    for key in ("epochs", "lr", "batch_size", "optimizer", "hidden"):
+    for key in ("epochs", "lr", "batch_size", "optimizer", "hidden", "scheduler"):
         value = getattr(args, key, None)
         if value is not None:
             s[key] = value
@@ -172,9 +173,14 @@ def _train_model(model, s, task, quiet: bool) -> dict:
     train_loader = _loader(task.X_train, y_train, batch, shuffle=True, seed=s["seed"])
     val_loader = _loader(task.X_test, y_test, max(batch, 256), shuffle=False)
     optimizer = _make_optimizer(s["optimizer"], model.parameters(), s["lr"])
+    scheduler = None
+    if s.get("scheduler", "none") == "cosine":       # lr falls from lr to 0 along a half cosine
+        from .optim.lr_scheduler import CosineAnnealingLR
+        scheduler = CosineAnnealingLR(optimizer, T_max=s["epochs"])
     metrics = ("accuracy",) if task.kind == "classification" else ("r2",)
     history = fit(model, train_loader, epochs=s["epochs"], loss_fn=model.loss_fn(),
-                  optimizer=optimizer, val_loader=val_loader, metrics=metrics,
+                  optimizer=optimizer, scheduler=scheduler, val_loader=val_loader,
+                  metrics=metrics,
                   callbacks=[] if quiet else [_epoch_printer(s["epochs"])],
                   progress=None if not quiet else False, seed=s["seed"])
     return {k: list(v) for k, v in history.history.items()}
@@ -230,7 +236,9 @@ def cmd_train(args) -> int:
     out = args.out or os.path.join("neurona-runs", f"{s['model']}-{s['dataset']}")
     os.makedirs(out, exist_ok=True)
     how = ("the perceptron rule" if s["model"] == "perceptron" and model.activation == "step"
-           else f"{s['optimizer']} lr={s['lr']}, batch {s['batch_size'] or 'all'}")
+           else f"{s['optimizer']} lr={s['lr']}"
+                + (" (cosine schedule)" if s.get("scheduler") == "cosine" else "")
+                + f", batch {s['batch_size'] or 'all'}")
     print(f"{s['model']} on {task.name}: {len(task.X_train)} training and "
           f"{len(task.X_test)} test examples, {task.in_features} features"
           f"{f', {task.num_classes} classes' if task.num_classes else ''}; "
@@ -389,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="learning rate (step size)")
     p.add_argument("--batch-size", type=int, dest="batch_size", help="examples per step")
     p.add_argument("--optimizer", help=f"one of: {', '.join(OPTIMIZERS)}")
+    p.add_argument("--scheduler", choices=["none", "cosine"],
+                   help="learning-rate schedule (default: cosine for mlp, none otherwise)")
     p.add_argument("--hidden", help="mlp: hidden sizes, e.g. 256,128")
     p.add_argument("--activation", help="mlp: relu, tanh or sigmoid; perceptron: step or "
                                         "sigmoid")
