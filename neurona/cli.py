@@ -33,7 +33,7 @@ DEFAULTS = {
     "logistic-regression": dict(epochs=100, lr=0.5, batch_size=32, optimizer="sgd"),
     "mlp": dict(epochs=30, lr=1e-3, batch_size=32, optimizer="adam", hidden="64",
                 scheduler="cosine"),
-    "perceptron": dict(epochs=100, lr=1.0, batch_size=None, optimizer=None),
+    "perceptron": dict(epochs=100, lr=1.0, batch_size=None, optimizer="sgd"),
 }
 _PLAYGROUND_MLP = dict(epochs=200, lr=0.03, batch_size=10, hidden="16,16")
 # ... and for some (model, dataset) pairs, on top of those.

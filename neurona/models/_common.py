@@ -70,9 +70,9 @@ class ZooModel(nn.Module):
 
 
 def progress_bar(iterable, desc: str = "", enabled: bool = True, **kw):
-    """``iterable`` wrapped in a tqdm bar when ``enabled`` (tqdm is a dependency of
-    neurona; the bar goes to stderr and disappears when done)."""
+    """``iterable`` wrapped in a tqdm bar when ``enabled`` and stderr is a terminal (tqdm
+    is a dependency of neurona; the bar disappears when done)."""
     if not enabled:
         return iterable
     from tqdm.auto import tqdm
-    return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True, **kw)
+    return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True, disable=None, **kw)
