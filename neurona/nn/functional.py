@@ -52,3 +52,12 @@ def pad(input, pad, mode="constant", value=None):
 from ..ops.normalization import layer_norm, batch_norm  # noqa: E402,F401
 
 __all__ += ["layer_norm", "batch_norm"]
+
+from ..ops.conv import conv1d, conv2d  # noqa: E402,F401
+from ..ops.pooling import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d,  # noqa: E402,F401
+                           adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,
+                           adaptive_max_pool2d)
+
+__all__ += ["conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
+            "adaptive_max_pool2d"]

@@ -9,3 +9,5 @@ from .softmax import *         # noqa: F401,F403
 from .losses import *          # noqa: F401,F403
 from .dropout import *         # noqa: F401,F403
 from .linalg import *         # noqa: F401,F403
+from .conv import *           # noqa: F401,F403
+from .pooling import *        # noqa: F401,F403

@@ -1,0 +1,297 @@
+"""Convolution: ``conv2d`` and ``conv1d``, as im2col + one matrix product (GEMM).
+
+A 2-d convolution (PyTorch's: really a cross-correlation, the kernel is not flipped)
+of x (N, C, H, W) with a kernel w (C_out, C, kh, kw) and bias b (C_out,):
+
+    y[n, o, p, q] = b[o] + sum_{c, i, j} w[o, c, i, j] * x~[n, c, p*s + i*d, q*s + j*d]
+
+x~ is x with ``padding`` zeros around it, s the stride, d the dilation.  The output has
+Ho = floor((H + pad_top + pad_bottom - d*(kh - 1) - 1) / s) + 1 rows (Wo likewise).
+
+**im2col.**  Each output pixel (n, p, q) reads a patch of C*kh*kw input numbers.  Write
+every patch as one column of a matrix X_col (C*kh*kw, N*Ho*Wo), and the kernel as a
+matrix W (C_out, C*kh*kw); then the whole convolution is one matrix product:
+
+    Y = W X_col (+ b),     Y: (C_out, N*Ho*Wo), then reshaped to (N, C_out, Ho, Wo).
+
+X_col is built without Python loops: a *strided view* of x~ (``as_strided``) already
+has shape (C, kh, kw, N, Ho, Wo) -- it only changes how memory is walked -- and a single
+copy lays it out as the matrix.  (Laying the batch along the columns turns N small
+products into one big one, which BLAS runs at full speed.)
+
+**Backward.**  With G = dL/dY as a (C_out, N*Ho*Wo) matrix:
+
+    dL/dW     = G X_col^T                          (one GEMM)
+    dL/db     = sum of G over its columns
+    dL/dX_col = W^T G                              (one GEMM)
+    dL/dx     = col2im(dL/dX_col)
+
+col2im undoes im2col: every input number was copied into each patch that covers it,
+so its gradient is the sum of the gradients of those copies.  That is a loop over the
+kh*kw kernel offsets (i, j), each adding one strided slice -- never a loop over pixels.
+
+**Groups.**  With ``groups`` = g, the channels split into g independent convolutions
+(C/g inputs -> C_out/g outputs each); X_col and W get a leading group axis and the
+products become one batched matmul over the groups.
+
+A 1-d convolution (N, C, L) is a 2-d one with H = 1.
+"""
+from __future__ import annotations
+
+from ..autograd.function import Function, crosswise
+from ..backend import xp_of
+from ._util import fmt
+
+__all__ = ["conv1d", "conv2d"]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _as_strided(xp, a, shape, strides):
+    return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)
+
+
+def _out_size(n, k, s, d, lo, hi):
+    """Number of window positions along one dim: floor((n + lo + hi - d(k-1) - 1)/s) + 1."""
+    return (n + lo + hi - d * (k - 1) - 1) // s + 1
+
+
+def _pad_input(x, pad):
+    """x (N, C, H, W) with zeros around it; ``pad`` = (top, bottom, left, right)."""
+    pt, pb, pl, pr = pad
+    if not (pt or pb or pl or pr):
+        return x
+    N, C, H, W = x.shape
+    xp = xp_of(x)
+    out = xp.zeros((N, C, H + pt + pb, W + pl + pr), dtype=x.dtype)
+    out[:, :, pt:pt + H, pl:pl + W] = x
+    return out
+
+
+def im2col(x, kh, kw, Ho, Wo, stride, dilation):
+    """The patches of the (already padded) x (N, C, Hp, Wp) as a matrix
+    (C*kh*kw, N*Ho*Wo): row (c, i, j), column (n, p, q) holds
+    x[n, c, p*sh + i*dh, q*sw + j*dw].  One strided view + one copy."""
+    xp = xp_of(x)
+    N, C = x.shape[:2]
+    (sh, sw), (dh, dw) = stride, dilation
+    s = x.strides
+    view = _as_strided(xp, x, (C, kh, kw, N, Ho, Wo),
+                       (s[1], s[2] * dh, s[3] * dw, s[0], s[2] * sh, s[3] * sw))
+    return xp.ascontiguousarray(view).reshape(C * kh * kw, N * Ho * Wo)
+
+
+def col2im(cols, shape, kh, kw, Ho, Wo, stride, dilation, pad):
+    """The adjoint of :func:`im2col` (and of the padding): sum the columns' entries back
+    into an array of the unpadded ``shape`` (N, C, H, W).  cols: (C*kh*kw, N*Ho*Wo)."""
+    xp = xp_of(cols)
+    N, C, H, W = shape
+    pt, pb, pl, pr = pad
+    (sh, sw), (dh, dw) = stride, dilation
+    Hp, Wp = H + pt + pb, W + pl + pr
+    cols = cols.reshape(C, kh, kw, N, Ho, Wo)
+    g = xp.zeros((C, N, Hp, Wp), dtype=cols.dtype)
+    he, we = sh * (Ho - 1) + 1, sw * (Wo - 1) + 1
+    for i in range(kh):
+        for j in range(kw):
+            g[:, :, i * dh:i * dh + he:sh, j * dw:j * dw + we:sw] += cols[:, i, j]
+    g = g[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3)
+    return xp.ascontiguousarray(g)
+
+
+# ----------------------------------------------------------------------------- the op
+
+class Conv2d(Function):
+    """y = W X_col + b  (see the module docstring): x (N, C, H, W), w (C_out, C/g, kh, kw),
+    b (C_out,) -> y (N, C_out, Ho, Wo).
+
+    Backward with G = dL/dy as (C_out, N*Ho*Wo):  dL/dW = G X_col^T,  dL/db = sum_cols G,
+    dL/dx = col2im(W^T G)  (per group g when groups > 1).
+
+    x may also be unbatched (C, H, W), or (N, C, L) / (C, L) for conv1d (``nsp=1``: H = 1,
+    w (C_out, C/g, k)); the gradients come back in the shapes that came in."""
+
+    save_inputs = staticmethod(crosswise)      # x is read for dL/dW only, w for dL/dx only
+
+    def forward(self, x, w, b=None, stride=(1, 1), pad=(0, 0, 0, 0), dilation=(1, 1),
+                groups=1, nsp=2):
+        xp = xp_of(x)
+        x_shape, w_shape = x.shape, w.shape
+        if nsp == 1:                           # conv1d: (N, C, L) as (N, C, 1, L)
+            x = x.reshape(-1, x_shape[-2], 1, x_shape[-1])
+            w = w.reshape(w_shape[0], w_shape[1], 1, w_shape[2])
+        elif x.ndim == 3:                      # unbatched (C, H, W) as (1, C, H, W)
+            x = x.reshape((1,) + x_shape)
+        N, C, H, W = x.shape
+        Co, Cg, kh, kw = w.shape
+        pt, pb, pl, pr = pad
+        Ho = _out_size(H, kh, stride[0], dilation[0], pt, pb)
+        Wo = _out_size(W, kw, stride[1], dilation[1], pl, pr)
+        G = groups
+        cols = im2col(_pad_input(x, pad), kh, kw, Ho, Wo, stride, dilation)
+        w2 = w.reshape(G, Co // G, Cg * kh * kw)
+        if G == 1:
+            y = w2[0] @ cols                                  # (C_out, N*Ho*Wo)
+        else:
+            y = xp.matmul(w2, cols.reshape(G, Cg * kh * kw, -1)).reshape(Co, -1)
+        out = xp.empty((N, Co, Ho * Wo), dtype=y.dtype)
+        y3 = y.reshape(Co, N, Ho * Wo).transpose(1, 0, 2)
+        if b is not None:
+            xp.add(y3, b.reshape(1, Co, 1), out=out)          # transpose + bias in one pass
+        else:
+            out[...] = y3
+        self.cols = cols
+        self.w2 = w2
+        self.geom = (x.shape, x_shape, w_shape, kh, kw, Ho, Wo, stride, dilation, pad, G)
+        return out.reshape(x_shape[:-nsp - 1] + (Co,) + ((Ho, Wo) if nsp == 2 else (Wo,)))
+
+    def backward(self, g):
+        xp = xp_of(g)
+        x4, x_shape, w_shape, kh, kw, Ho, Wo, stride, dilation, pad, G = self.geom
+        need = self.needs_input_grad
+        N = x4[0]
+        Co = w_shape[0]
+        g2 = xp.ascontiguousarray(g.reshape(N, Co, Ho * Wo).transpose(1, 0, 2))
+        g2 = g2.reshape(Co, N * Ho * Wo)                     # G: (C_out, N*Ho*Wo)
+        gx = gw = gb = None
+        if need[1]:
+            cols = self.cols
+            if G == 1:
+                gw = g2 @ cols.T
+            else:
+                gw = xp.matmul(g2.reshape(G, Co // G, -1),
+                               cols.reshape(G, -1, cols.shape[1]).transpose(0, 2, 1))
+            gw = gw.reshape(w_shape)
+        if len(need) > 2 and need[2]:
+            gb = g2.sum(axis=1)
+        if need[0]:
+            w2 = self.w2
+            if G == 1:
+                dcols = w2[0].T @ g2
+            else:
+                dcols = xp.matmul(w2.transpose(0, 2, 1), g2.reshape(G, Co // G, -1))
+            gx = col2im(dcols, x4, kh, kw, Ho, Wo, stride, dilation, pad).reshape(x_shape)
+        return gx, gw, gb
+
+
+# ----------------------------------------------------------------------------- arguments
+
+def _tuple(v, n, name, op):
+    if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            v = tuple(v) * n
+        if len(v) != n:
+            raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {v!r}")
+        out = tuple(int(a) for a in v)
+    else:
+        out = (int(v),) * n
+    return out
+
+
+def _conv_args(op, x, w, b, stride, padding, dilation, groups, nsp):
+    """Check a convolution's tensors and arguments; return (stride, pad4, dilation, groups)
+    as 2-d tuples (for nsp == 1 the H entries are trivial)."""
+    xs, ws = tuple(x.shape), tuple(w.shape)
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating point input, got {fmt(x)}; convert it "
+                           "with x.float()")
+    if w.ndim != nsp + 2:
+        kdims = ", ".join(["kH", "kW"][2 - nsp:]) if nsp <= 2 else "k"
+        raise RuntimeError(f"{op}: weight must be {nsp + 2}-d (C_out, C_in/groups, {kdims}), "
+                           f"got weight of shape {ws}")
+    if x.ndim not in (nsp + 1, nsp + 2):
+        dims = "(N, C, L)" if nsp == 1 else "(N, C, H, W)"
+        udims = "(C, L)" if nsp == 1 else "(C, H, W)"
+        raise RuntimeError(f"{op}: expected a {nsp + 2}-d input {dims} or a {nsp + 1}-d "
+                           f"unbatched input {udims}, got input of shape {xs}")
+    if x.dtype != w.dtype:
+        raise RuntimeError(f"{op}: input and weight must have the same dtype (input {fmt(x)}, "
+                           f"weight {fmt(w)}); convert the input, e.g. x.float()")
+    groups = int(groups)
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be a positive integer, got {groups}")
+    C = xs[-nsp - 1]
+    Co = ws[0]
+    if Co % groups:
+        raise RuntimeError(f"{op}: groups={groups} must divide the number of output channels "
+                           f"(weight {ws} has {Co})")
+    if C != ws[1] * groups:
+        g = f" * groups={groups}" if groups > 1 else ""
+        raise RuntimeError(f"{op}: expected input with {ws[1] * groups} channels (weight "
+                           f"{ws}{g}), got input of shape {xs}")
+    if b is not None and tuple(b.shape) != (Co,):
+        raise RuntimeError(f"{op}: bias must have shape ({Co},), one per output channel, got "
+                           f"{fmt(b)}")
+    stride = _tuple(stride, nsp, "stride", op)
+    dilation = _tuple(dilation, nsp, "dilation", op)
+    if min(stride) < 1:
+        raise ValueError(f"{op}: stride must be positive, got {stride}")
+    if min(dilation) < 1:
+        raise ValueError(f"{op}: dilation must be positive, got {dilation}")
+    ks = ws[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = [(0, 0)] * nsp
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{op}: padding='same' is not supported for strided "
+                                 f"convolutions (stride={stride}); give the padding as numbers")
+            pads = []
+            for k, d in zip(ks, dilation):
+                total = d * (k - 1)
+                pads.append((total // 2, total - total // 2))
+        else:
+            raise ValueError(f"{op}: padding must be an int, a tuple, 'same' or 'valid', got "
+                             f"{padding!r}")
+    else:
+        p = _tuple(padding, nsp, "padding", op)
+        if min(p) < 0:
+            raise ValueError(f"{op}: padding must be non-negative, got {p}")
+        pads = [(a, a) for a in p]
+    sp_in = xs[-nsp:]
+    for n, k, d, (lo, hi) in zip(sp_in, ks, dilation, pads):
+        if n + lo + hi < d * (k - 1) + 1:
+            padded = " x ".join(str(a + l + h) for a, (l, h) in zip(sp_in, pads))
+            kern = " x ".join(str(d_ * (k_ - 1) + 1) for k_, d_ in zip(ks, dilation))
+            raise RuntimeError(
+                f"{op}: the padded input ({padded}) is smaller than the (dilated) kernel "
+                f"({kern}); input of shape {xs}, weight {ws}, padding {tuple(pads)}, "
+                f"dilation {dilation}. Use a smaller kernel, more padding, or a larger input")
+    if nsp == 1:
+        stride, dilation = (1,) + stride, (1,) + dilation
+        pads = [(0, 0)] + pads
+    pad4 = (pads[0][0], pads[0][1], pads[1][0], pads[1][1])
+    return stride, pad4, dilation, groups
+
+
+def _conv(op, nsp, input, weight, bias, stride, padding, dilation, groups):
+    x, w = input._data, weight._data
+    b = None if bias is None else bias._data
+    stride, pad4, dilation, groups = _conv_args(op, x, w, b, stride, padding, dilation,
+                                                groups, nsp)
+    if bias is None:
+        return Conv2d.apply(input, weight, stride=stride, pad=pad4, dilation=dilation,
+                            groups=groups, nsp=nsp)
+    return Conv2d.apply(input, weight, bias, stride=stride, pad=pad4, dilation=dilation,
+                        groups=groups, nsp=nsp)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d convolution (cross-correlation) of ``input`` (N, C_in, H, W) or unbatched
+    (C_in, H, W) with ``weight`` (C_out, C_in/groups, kH, kW), plus ``bias`` (C_out,),
+    as ``torch.nn.functional.conv2d``.
+
+    ``stride``, ``padding`` (zeros), ``dilation``: an int or a pair (rows, columns);
+    ``padding`` may also be 'valid' (none) or 'same' (output as large as the input; stride
+    1 only; when the total padding d*(k-1) is odd the extra row/column goes at the
+    bottom/right, as PyTorch).  ``groups`` splits the channels into independent
+    convolutions.  Output (N, C_out, Ho, Wo) with
+    Ho = floor((H + 2 padding - dilation (kH - 1) - 1) / stride) + 1."""
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-d convolution of ``input`` (N, C_in, L) or unbatched (C_in, L) with ``weight``
+    (C_out, C_in/groups, k), as ``torch.nn.functional.conv1d`` (a conv2d with H = 1)."""
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
