@@ -38,6 +38,8 @@ A 1-d convolution (N, C, L) is a 2-d one with H = 1.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd.function import Function, crosswise
 from ..backend import xp_of
 from ._util import fmt
@@ -56,47 +58,94 @@ def _out_size(n, k, s, d, lo, hi):
     return (n + lo + hi - d * (k - 1) - 1) // s + 1
 
 
-def _pad_input(x, pad):
-    """x (N, C, H, W) with zeros around it; ``pad`` = (top, bottom, left, right)."""
-    pt, pb, pl, pr = pad
-    if not (pt or pb or pl or pr):
-        return x
-    N, C, H, W = x.shape
-    xp = xp_of(x)
-    out = xp.zeros((N, C, H + pt + pb, W + pl + pr), dtype=x.dtype)
-    out[:, :, pt:pt + H, pl:pl + W] = x
+_BLOCK = 128     # rows per block in _transpose (measured: 64-256 rows beat one big copy)
+
+
+def _transpose(a):
+    """The 2-d array ``a`` (R, N) transposed into a new C-contiguous (N, R) array.
+
+    A plain ``ascontiguousarray(a.T)`` walks one of the two arrays with a large stride
+    and misses the cache on nearly every element; copying blocks of ``_BLOCK`` rows keeps
+    each block in cache and is about 2x faster on the CPU."""
+    xp = xp_of(a)
+    R, N = a.shape
+    if xp is not np or R <= _BLOCK or N == 1 or R == 1:
+        return xp.ascontiguousarray(a.T)
+    out = np.empty((N, R), dtype=a.dtype)
+    for r in range(0, R, _BLOCK):
+        out[:, r:r + _BLOCK] = a[r:r + _BLOCK].T
     return out
 
 
-def im2col(x, kh, kw, Ho, Wo, stride, dilation):
-    """The patches of the (already padded) x (N, C, Hp, Wp) as a matrix
-    (C*kh*kw, N*Ho*Wo): row (c, i, j), column (n, p, q) holds
-    x[n, c, p*sh + i*dh, q*sw + j*dw].  One strided view + one copy."""
-    xp = xp_of(x)
-    N, C = x.shape[:2]
+def batch_last(x, pad):
+    """x (N, C, H, W) as a new array (C, H + top + bottom, W + left + right, N): the
+    batch moved to the last axis, zeros around each image (``pad`` = (t, b, l, r))."""
+    N, C, H, W = x.shape
+    pt, pb, pl, pr = pad
+    xt = _transpose(x.reshape(N, C * H * W)).reshape(C, H, W, N)
+    if not (pt or pb or pl or pr):
+        return xt
+    out = xp_of(x).zeros((C, H + pt + pb, W + pl + pr, N), dtype=x.dtype)
+    out[:, pt:pt + H, pl:pl + W] = xt
+    return out
+
+
+def im2col(xt, kh, kw, Ho, Wo, stride, dilation):
+    """The patches of the padded, batch-last xt (C, Hp, Wp, N) as a matrix
+    (C*kh*kw, Ho*Wo*N): row (c, i, j), column (p, q, n) holds
+    x~[n, c, p*sh + i*dh, q*sw + j*dw].  One strided view + one copy.
+
+    With the batch last, each (c, i, j, p) row of the view is a run of Wo*N numbers
+    (stride 1) or of N numbers that lie next to each other in memory, so the copy moves
+    long contiguous runs (4-8x faster than with the batch first, where runs are Wo long)."""
+    xp = xp_of(xt)
+    C, N = xt.shape[0], xt.shape[3]
     (sh, sw), (dh, dw) = stride, dilation
-    s = x.strides
-    view = _as_strided(xp, x, (C, kh, kw, N, Ho, Wo),
-                       (s[1], s[2] * dh, s[3] * dw, s[0], s[2] * sh, s[3] * sw))
-    return xp.ascontiguousarray(view).reshape(C * kh * kw, N * Ho * Wo)
+    s = xt.strides
+    view = _as_strided(xp, xt, (C, kh, kw, Ho, Wo, N),
+                       (s[0], s[1] * dh, s[2] * dw, s[1] * sh, s[2] * sw, s[3]))
+    return xp.ascontiguousarray(view).reshape(C * kh * kw, Ho * Wo * N)
 
 
 def col2im(cols, shape, kh, kw, Ho, Wo, stride, dilation, pad):
-    """The adjoint of :func:`im2col` (and of the padding): sum the columns' entries back
-    into an array of the unpadded ``shape`` (N, C, H, W).  cols: (C*kh*kw, N*Ho*Wo)."""
+    """The adjoint of :func:`im2col` and of the padding: add the entries of
+    cols (C*kh*kw, Ho*Wo*N) back where they were copied from, giving (N, C, H, W)
+    (``shape``).  A loop over the kh*kw kernel offsets, each adding one strided slice."""
     xp = xp_of(cols)
     N, C, H, W = shape
     pt, pb, pl, pr = pad
     (sh, sw), (dh, dw) = stride, dilation
-    Hp, Wp = H + pt + pb, W + pl + pr
-    cols = cols.reshape(C, kh, kw, N, Ho, Wo)
-    g = xp.zeros((C, N, Hp, Wp), dtype=cols.dtype)
-    he, we = sh * (Ho - 1) + 1, sw * (Wo - 1) + 1
-    for i in range(kh):
-        for j in range(kw):
-            g[:, :, i * dh:i * dh + he:sh, j * dw:j * dw + we:sw] += cols[:, i, j]
-    g = g[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3)
-    return xp.ascontiguousarray(g)
+    cols = cols.reshape(C, kh, kw, Ho, Wo, N)
+    if kh == kw == 1 and sh == sw == 1 and not (pt or pb or pl or pr):
+        gt = cols.reshape(C * H * W, N)
+    else:
+        g = xp.zeros((C, H + pt + pb, W + pl + pr, N), dtype=cols.dtype)
+        he, we = sh * (Ho - 1) + 1, sw * (Wo - 1) + 1
+        for i in range(kh):
+            for j in range(kw):
+                g[:, i * dh:i * dh + he:sh, j * dw:j * dw + we:sw] += cols[:, i, j]
+        gt = g[:, pt:pt + H, pl:pl + W].reshape(C * H * W, N)   # (copies when padded)
+    return _transpose(gt).reshape(N, C, H, W)
+
+
+_KEEP_COLS_BYTES = 256 << 20   # keep X_col for backward up to this size, else recompute it
+_GW_CHUNK = 2048               # column chunk of the dL/dW product when it is small
+
+
+def _grad_weight(g2, cols):
+    """dL/dW = G X_col^T for G (C_out, P), X_col (K, P), computed as (X_col G^T)^T.
+
+    When C_out*K is small and P large (LeNet's first layer: 6 x 25 against 100 000
+    columns), BLAS streams the long operands badly; summing the products of column
+    chunks that stay in cache is about 2x faster there."""
+    Co, P = g2.shape
+    K = cols.shape[0]
+    if Co * K >= 1024 or P <= 4 * _GW_CHUNK or xp_of(g2) is not np:
+        return (cols @ g2.T).T
+    acc = cols[:, :_GW_CHUNK] @ g2[:, :_GW_CHUNK].T
+    for a in range(_GW_CHUNK, P, _GW_CHUNK):
+        acc += cols[:, a:a + _GW_CHUNK] @ g2[:, a:a + _GW_CHUNK].T
+    return acc.T
 
 
 # ----------------------------------------------------------------------------- the op
@@ -105,8 +154,11 @@ class Conv2d(Function):
     """y = W X_col + b  (see the module docstring): x (N, C, H, W), w (C_out, C/g, kh, kw),
     b (C_out,) -> y (N, C_out, Ho, Wo).
 
-    Backward with G = dL/dy as (C_out, N*Ho*Wo):  dL/dW = G X_col^T,  dL/db = sum_cols G,
-    dL/dx = col2im(W^T G)  (per group g when groups > 1).
+    Backward with G = dL/dy as (C_out, Ho*Wo*N):  dL/dW = G X_col^T,  dL/db = sum_cols G,
+    dL/dx = col2im(W^T G)  (per group when groups > 1).
+
+    X_col is kept for dL/dW (freed after backward), unless it is larger than
+    ``_KEEP_COLS_BYTES``: then the padded input is kept and X_col rebuilt in backward.
 
     x may also be unbatched (C, H, W), or (N, C, L) / (C, L) for conv1d (``nsp=1``: H = 1,
     w (C_out, C/g, k)); the gradients come back in the shapes that came in."""
@@ -128,19 +180,20 @@ class Conv2d(Function):
         Ho = _out_size(H, kh, stride[0], dilation[0], pt, pb)
         Wo = _out_size(W, kw, stride[1], dilation[1], pl, pr)
         G = groups
-        cols = im2col(_pad_input(x, pad), kh, kw, Ho, Wo, stride, dilation)
+        xt = batch_last(x, pad)
+        cols = im2col(xt, kh, kw, Ho, Wo, stride, dilation)   # (C*kh*kw, Ho*Wo*N)
         w2 = w.reshape(G, Co // G, Cg * kh * kw)
         if G == 1:
-            y = w2[0] @ cols                                  # (C_out, N*Ho*Wo)
+            y = w2[0] @ cols                                  # (C_out, Ho*Wo*N)
         else:
             y = xp.matmul(w2, cols.reshape(G, Cg * kh * kw, -1)).reshape(Co, -1)
-        out = xp.empty((N, Co, Ho * Wo), dtype=y.dtype)
-        y3 = y.reshape(Co, N, Ho * Wo).transpose(1, 0, 2)
+        out = _transpose(y.reshape(Co * Ho * Wo, N)).reshape(N, Co, Ho * Wo)
         if b is not None:
-            xp.add(y3, b.reshape(1, Co, 1), out=out)          # transpose + bias in one pass
+            out += b.reshape(1, Co, 1)
+        if cols.nbytes <= _KEEP_COLS_BYTES:
+            self.cols = cols
         else:
-            out[...] = y3
-        self.cols = cols
+            self.xt = xt
         self.w2 = w2
         self.geom = (x.shape, x_shape, w_shape, kh, kw, Ho, Wo, stride, dilation, pad, G)
         return out.reshape(x_shape[:-nsp - 1] + (Co,) + ((Ho, Wo) if nsp == 2 else (Wo,)))
@@ -151,17 +204,18 @@ class Conv2d(Function):
         need = self.needs_input_grad
         N = x4[0]
         Co = w_shape[0]
-        g2 = xp.ascontiguousarray(g.reshape(N, Co, Ho * Wo).transpose(1, 0, 2))
-        g2 = g2.reshape(Co, N * Ho * Wo)                     # G: (C_out, N*Ho*Wo)
+        g2 = _transpose(g.reshape(N, Co * Ho * Wo)).reshape(Co, Ho * Wo * N)   # G
         gx = gw = gb = None
         if need[1]:
-            cols = self.cols
+            cols = self.cols if "cols" in self.__dict__ else \
+                im2col(self.xt, kh, kw, Ho, Wo, stride, dilation)
             if G == 1:
-                gw = g2 @ cols.T
+                gw = _grad_weight(g2, cols)
             else:
                 gw = xp.matmul(g2.reshape(G, Co // G, -1),
                                cols.reshape(G, -1, cols.shape[1]).transpose(0, 2, 1))
             gw = gw.reshape(w_shape)
+            del cols
         if len(need) > 2 and need[2]:
             gb = g2.sum(axis=1)
         if need[0]:

