@@ -194,9 +194,18 @@ def _flat_indices(xpad, y, geom):
             idx[m] = n
     (kh, kw), (sh, sw), (dh, dw), (Ho, Wo) = geom.k, geom.s, geom.d, geom.o
     (pt, _), (pl, _) = geom.pads
-    W = geom.in_hw[1]
-    h = xp.arange(Ho).reshape(Ho, 1) * sh + (idx // kw) * dh - pt
-    w = xp.arange(Wo).reshape(1, Wo) * sw + (idx % kw) * dw - pl
+    H, W = geom.in_hw
+    h0 = xp.arange(Ho).reshape(Ho, 1) * sh - pt          # where each window starts
+    w0 = xp.arange(Wo).reshape(1, Wo) * sw - pl
+    h = h0 + (idx // kw) * dh
+    w = w0 + (idx % kw) * dw
+    outside = (h < 0) | (h >= H) | (w < 0) | (w >= W)
+    if outside.any():
+        # a window whose maximum is -inf (only padding, or -inf inputs): PyTorch reports
+        # the window's first position inside the input (start moved in by the dilation)
+        h0 = xp.where(h0 < 0, h0 + (-h0 + dh - 1) // dh * dh, h0)
+        w0 = xp.where(w0 < 0, w0 + (-w0 + dw - 1) // dw * dw, w0)
+        h, w = xp.where(outside, h0, h), xp.where(outside, w0, w)
     return h * W + w
 
 
