@@ -11,6 +11,13 @@ Hypothesis profiles
 
       HYPOTHESIS_PROFILE=dev python -m pytest tests/test_pointwise.py
 
+Real data
+---------
+The ``shared_data`` fixture is the shared data folder, ``../shared/data`` next to the
+repository (MNIST, the CIFAR-10 JPEG copy...).  Tests that use it FAIL, not skip, when the
+folder (or the sub-folder they name with ``shared_data_dir(...)``) is missing: a skipped
+real-data test would hide that nothing was tested.
+
 Helpers that test files share (strategies, ``check_parity``, ``gradcheck64``) live in
 ``tests/helpers.py``: ``from helpers import check_parity``.
 """
@@ -18,7 +25,9 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # `import neurona` from the checkout, and `import helpers` from this folder, whatever the
@@ -44,3 +53,23 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+REPO = Path(_HERE).parent
+
+
+def shared_data_dir(*parts) -> Path:
+    """The shared data folder (``../shared/data`` relative to the repository root), or a
+    sub-folder of it; fails the test when it is missing."""
+    path = (REPO.parent / "shared" / "data").resolve().joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"the shared data folder {path} is missing; the real-data tests need it "
+                    "(it lives next to the repository, in ../shared/data)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data folder ``../shared/data``; the test fails when it is missing (check
+    a sub-folder with ``shared_data_dir("mnist")``)."""
+    return shared_data_dir()

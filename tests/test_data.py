@@ -6,7 +6,8 @@ generator, so for them the tests check the properties instead: reproducible with
 different across seeds and epochs, every sample exactly once per epoch.
 
 MNIST is read from the real files in the shared data folder (``../shared/data`` next to
-the repository); the test FAILS, not skips, when that folder is missing.
+the repository; the ``shared_data`` fixture in conftest.py); the test FAILS, not skips,
+when that folder is missing.
 """
 from __future__ import annotations
 
@@ -30,23 +31,6 @@ from neurona.utils.data import (BatchSampler, ConcatDataset, DataLoader, Dataset
                                 IterableDataset, RandomSampler, SequentialSampler, Subset,
                                 SubsetRandomSampler, TensorDataset, WeightedRandomSampler,
                                 default_collate, random_split)
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def shared_data_dir() -> Path:
-    """The shared data folder: ``../shared/data`` relative to the repository root."""
-    return (REPO.parent / "shared" / "data").resolve()
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    path = shared_data_dir()
-    if not (path / "mnist").is_dir():
-        pytest.fail(f"the shared data folder {path} (with mnist/ inside) is missing; the "
-                    "data tests need the real MNIST files there")
-    return path
-
 
 @pytest.fixture(scope="module")
 def mnist_train(shared_data):

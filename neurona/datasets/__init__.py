@@ -5,6 +5,9 @@ scikit-learn, and the TensorFlow Playground's generated 2-D problems.
     X, y = datasets.playground("spiral", n=500, noise=0.1)       # generated, no files
     iris = datasets.load_iris()                                  # bundled in scikit-learn
     train = datasets.MNIST(train=True, download=True)            # official IDX files
+    cifar = datasets.CIFAR10(train=True, download=True)          # official python batches
+    X, y = datasets.cifar10_jpg(train=False)                     # the shared JPEG copy
+    pets = datasets.ImageFolder("pets/")                         # pets/<class>/<image>.jpg
     datasets.available()                                         # what is there, and where
 
 Files are read from (and downloaded to) the data folder: the ``root=`` you pass, else the
@@ -16,6 +19,9 @@ import importlib.util
 import os
 
 from ._files import DatasetFileError, data_root, download_file
+from .cifar import (CIFAR10, CIFAR10_CLASSES, CIFAR100, cifar10_arrays, cifar10_jpg,
+                    cifar10_jpg_dataset, find_cifar10_jpg, safe_unpickle)
+from .image_folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder
 from .mnist import MNIST, FashionMNIST, mnist_arrays, read_idx
 from .playground import PLAYGROUND_PROBLEMS, playground
 from .tabular import (SKLEARN_DATASETS, Bunch, StandardScaler, load_breast_cancer,
@@ -24,6 +30,9 @@ from .tabular import (SKLEARN_DATASETS, Bunch, StandardScaler, load_breast_cance
 
 __all__ = ["available", "data_root", "DatasetFileError", "download_file",
            "MNIST", "FashionMNIST", "mnist_arrays", "read_idx",
+           "CIFAR10", "CIFAR100", "CIFAR10_CLASSES", "cifar10_arrays", "safe_unpickle",
+           "cifar10_jpg", "cifar10_jpg_dataset", "find_cifar10_jpg",
+           "ImageFolder", "DatasetFolder", "IMG_EXTENSIONS",
            "playground", "PLAYGROUND_PROBLEMS",
            "Bunch", "load_iris", "load_breast_cancer", "load_diabetes", "load_digits",
            "load_wine", "SKLEARN_DATASETS", "train_test_split", "standardize",
@@ -67,4 +76,26 @@ def available(root=None) -> list[dict]:
         out.append(dict(name=name, kind="files", task="classification", ready=ready,
                         location=str(where) + note,
                         load=f"neurona.datasets.{cls.__name__}(train=True)"))
+    for cls, name in ((CIFAR10, "cifar10"), (CIFAR100, "cifar100")):
+        train = cls.find_folder(base, True)
+        test = cls.find_folder(base, False)
+        ready = train is not None and test is not None
+        where = train or test or base / cls.base_folder
+        note = "" if ready else (" (missing: download=True fetches it)" if train is None
+                                 and test is None else " (one split missing)")
+        out.append(dict(name=name, kind="files", task="classification", ready=ready,
+                        location=str(where) + note,
+                        load=f"neurona.datasets.{cls.__name__}(train=True)"))
+    train = find_cifar10_jpg(root, True)
+    test = find_cifar10_jpg(root, False)
+    has_pil = importlib.util.find_spec("PIL") is not None
+    ready = train is not None and test is not None and has_pil
+    where = str(train.parent) if train is not None else (
+        str(test.parent) if test is not None else "cifar10-jpg-{train,test}*.zip not found")
+    if not has_pil:
+        where += " (needs Pillow: pip install Pillow)"
+    elif (train is None) != (test is None):
+        where += " (one split missing)"
+    out.append(dict(name="cifar10-jpg", kind="files", task="classification", ready=ready,
+                    location=where, load="neurona.datasets.cifar10_jpg(train=True)"))
     return out
