@@ -32,6 +32,7 @@ from neurona.utils.data import (BatchSampler, ConcatDataset, DataLoader, Dataset
                                 SubsetRandomSampler, TensorDataset, WeightedRandomSampler,
                                 default_collate, random_split)
 
+
 @pytest.fixture(scope="module")
 def mnist_train(shared_data):
     return datasets.MNIST(shared_data, train=True)
