@@ -34,7 +34,13 @@ DEFAULTS = {
     "mlp": dict(epochs=30, lr=1e-3, batch_size=32, optimizer="adam", hidden="64",
                 scheduler="cosine"),
     "perceptron": dict(epochs=100, lr=1.0, batch_size=None, optimizer="sgd"),
+    # convolutional networks (images: mnist, fashion-mnist, cifar10, digits)
+    "lenet5": dict(epochs=10, lr=2e-3, batch_size=128, optimizer="adam", scheduler="cosine"),
+    "alexnet-cifar": dict(epochs=30, lr=0.1, batch_size=64, optimizer="sgd", momentum=0.9,
+                          weight_decay=5e-4, scheduler="onecycle"),
+    "alexnet": dict(epochs=30, lr=0.01, batch_size=64, optimizer="sgd", momentum=0.9),
 }
+CNN_MODELS = ("lenet5", "alexnet", "alexnet-cifar")
 _PLAYGROUND_MLP = dict(epochs=200, lr=0.03, batch_size=10, hidden="16,16")
 # ... and for some (model, dataset) pairs, on top of those.
 OVERRIDES = {
@@ -42,6 +48,11 @@ OVERRIDES = {
     ("mlp", "digits"): dict(hidden="256,128"),
     ("mlp", "diabetes"): dict(epochs=200, lr=0.01),
     ("logistic-regression", "mnist"): dict(epochs=5, lr=0.1, batch_size=128),
+    ("lenet5", "digits"): dict(epochs=20, batch_size=32),
+    ("lenet5", "cifar10"): dict(epochs=20),
+    ("alexnet-cifar", "digits"): dict(epochs=20, batch_size=32),
+    ("alexnet-cifar", "mnist"): dict(epochs=5, lr=0.05, weight_decay=5e-5),
+    ("alexnet-cifar", "fashion-mnist"): dict(epochs=10, lr=0.05, weight_decay=5e-5),
     **{("mlp", d): _PLAYGROUND_MLP for d in ("circle", "xor", "gauss", "spiral", "plane",
                                              "multi-gauss")},
 }
@@ -62,7 +73,8 @@ def _settings(args) -> dict:
     model, dataset = _canonical(args.model), canonical_dataset(args.dataset)
     s = dict(DEFAULTS[model])
     s.update(OVERRIDES.get((model, dataset), {}))
-    for key in ("epochs", "lr", "batch_size", "optimizer", "hidden", "scheduler"):
+    for key in ("epochs", "lr", "batch_size", "optimizer", "hidden", "scheduler", "momentum",
+                "weight_decay", "variant", "augment"):
         value = getattr(args, key, None)
         if value is not None:
             s[key] = value
@@ -81,6 +93,8 @@ def _build_model(s: dict, task):
         raise CLIError(f"linear-regression predicts numbers, but {task.name} is a "
                        f"classification dataset; try logistic-regression or mlp, or a "
                        f"regression dataset (diabetes, plane, multi-gauss)")
+    if name in CNN_MODELS:
+        return _build_cnn(s, task)
     if name == "perceptron" and task.num_classes != 2:
         raise CLIError(f"perceptron is a single neuron: it separates 2 classes, but "
                        f"{task.name} has {task.num_classes}; try logistic-regression or mlp")
@@ -120,19 +134,26 @@ def _loader(X, y, batch_size, shuffle, seed=None):
                       shuffle=shuffle, generator=generator)
 
 
-def _make_optimizer(name: str, params, lr: float):
+def _make_optimizer(name: str, params, lr: float, momentum: float | None = None,
+                    weight_decay: float | None = None):
     from . import optim
     key = str(name).lower()
     if key not in OPTIMIZERS or not hasattr(optim, OPTIMIZERS[key]):
         valid = [k for k, v in OPTIMIZERS.items() if hasattr(optim, v)]
         raise CLIError(f"unknown optimizer {name!r}; choose one of {', '.join(valid)}")
-    return getattr(optim, OPTIMIZERS[key])(params, lr=lr)
+    kwargs = {}
+    if momentum and key in ("sgd", "rmsprop"):
+        kwargs["momentum"] = momentum
+    if weight_decay:
+        kwargs["weight_decay"] = weight_decay
+    return getattr(optim, OPTIMIZERS[key])(params, lr=lr, **kwargs)
 
 
-def _epoch_printer(epochs: int):
-    """A fit callback that prints one line per epoch (about ten lines in all)."""
+def _epoch_printer(epochs: int, every_epoch: bool = False):
+    """A fit callback that prints one line per epoch (about ten lines in all, unless
+    ``every_epoch``)."""
     from .train import Callback
-    every = max(1, epochs // 10)
+    every = 1 if every_epoch else max(1, epochs // 10)
 
     class EpochPrinter(Callback):
         def on_epoch_end(self, state, logs):
@@ -158,6 +179,8 @@ def _test_report(model, task, X, y) -> dict:
 def _train_model(model, s, task, quiet: bool) -> dict:
     """Train with the perceptron rule, or with neurona.train.fit; return the history dict."""
     from .train import fit
+    if model.name in CNN_MODELS:
+        return _train_cnn(model, s, task, quiet)
     if model.name == "perceptron" and model.activation == "step":
         model.fit(task.X_train, task.y_train, epochs=s["epochs"], lr=s["lr"], seed=s["seed"],
                   progress=not quiet)
@@ -184,6 +207,135 @@ def _train_model(model, s, task, quiet: bool) -> dict:
                   callbacks=[] if quiet else [_epoch_printer(s["epochs"])],
                   progress=None if not quiet else False, seed=s["seed"])
     return {k: list(v) for k, v in history.history.items()}
+
+
+# ----------------------------------------------------------------------------- CNNs
+
+def _build_cnn(s: dict, task):
+    """LeNet-5 or the CIFAR AlexNet, shaped for the task's images."""
+    from . import models
+    name = s["model"]
+    if task.image_shape is None:
+        raise CLIError(f"{name} is a convolutional network: it reads images, but {task.name} "
+                       f"is a table of features; try mnist, fashion-mnist, cifar10 or digits")
+    if name == "alexnet":
+        raise CLIError("alexnet is ImageNet's network (3x224x224 images, 1,000 classes, 61 "
+                       "million parameters), too large for the datasets here; train "
+                       "alexnet-cifar on cifar10 instead (neurona.models.AlexNet builds the "
+                       "full one, e.g. to load torchvision's weights)")
+    C, H, W = task.image_shape
+    if name == "lenet5":
+        return models.get(name, variant=s.get("variant") or "modern",
+                          num_classes=task.num_classes, in_channels=C,
+                          pad_input=(H, W) == (28, 28))
+    return models.get(name, num_classes=task.num_classes, in_channels=C)
+
+
+def _image_inputs(model, task, X, mean=None, std=None):
+    """Flat rows of (scaled) pixels as the images ``model`` takes, ``(N, C, H, W)``.
+
+    Images smaller than the model's input are enlarged: by repeating each pixel when the
+    size divides the model's (8x8 digits -> 32x32: each pixel becomes a 4x4 block), else by
+    padding with the value of a black pixel (28x28 -> 32x32)."""
+    import numpy as np
+    if getattr(model, "name", "") not in CNN_MODELS:
+        return X
+    images = task.images(X)
+    C, H, W = model.input_shape
+    if images.shape[1] != C:
+        raise CLIError(f"{model.name} was built for {C}-channel images, but {task.name}'s "
+                       f"have {images.shape[1]}")
+    h, w = images.shape[2:]
+    if (h, w) == (H, W):
+        return images
+    if H % h == 0 and W % w == 0 and H // h == W // w:
+        k = H // h
+        return np.ascontiguousarray(images.repeat(k, axis=2).repeat(k, axis=3))
+    if H >= h and W >= w and (H - h) % 2 == 0 and (W - w) % 2 == 0:
+        mean = task.mean if mean is None else mean
+        std = task.std if std is None else std
+        black = float((0 - np.ravel(mean)[0]) / np.ravel(std)[0])
+        ph, pw = (H - h) // 2, (W - w) // 2
+        return np.pad(images, [(0, 0), (0, 0), (ph, ph), (pw, pw)], constant_values=black)
+    raise CLIError(f"{model.name} takes {H}x{W} images; {task.name}'s are {h}x{w}")
+
+
+class _AugmentedBatches:
+    """The batches of ``loader`` with each image shifted at random by up to ``padding``
+    pixels (padded, then cropped back to size) and mirrored left-right half of the time --
+    AlexNet's data augmentation, done for a whole batch at once with NumPy indexing."""
+
+    def __init__(self, loader, padding: int = 4, flip: bool = True):
+        self.loader, self.padding, self.flip = loader, padding, flip
+        self.generator = loader.generator          # fit(seed=...) seeds it
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        from .vision.transforms import random_crop_batch, random_flip_batch
+        for x, y in self.loader:
+            size = tuple(x.shape[-2:])
+            x = random_crop_batch(x, size, padding=self.padding, generator=self.generator)
+            if self.flip:
+                x = random_flip_batch(x, generator=self.generator)
+            yield x, y
+
+
+def _default_augment(s: dict) -> bool:
+    """Random shifts and flips for natural images (cifar10); not for digits and letters,
+    where a mirrored 2 or 7 is no longer the same class."""
+    return s["dataset"] == "cifar10"
+
+
+def _train_cnn(model, s, task, quiet: bool) -> dict:
+    """Train a CNN with neurona.train.fit on the task's images."""
+    from .train import fit
+    X_train = _image_inputs(model, task, task.X_train)
+    X_test = _image_inputs(model, task, task.X_test)
+    batch = s["batch_size"] or 64
+    train_loader = _loader(X_train, task.y_train, batch, shuffle=True, seed=s["seed"])
+    if s.get("augment"):
+        train_loader = _AugmentedBatches(train_loader, padding=4,
+                                         flip=task.image_shape[0] == 3)
+    val_loader = _loader(X_test, task.y_test, 500, shuffle=False)
+    optimizer = _make_optimizer(s["optimizer"], model.parameters(), s["lr"],
+                                s.get("momentum"), s.get("weight_decay"))
+    scheduler = _make_scheduler(s, optimizer, len(train_loader))
+    history = fit(model, train_loader, epochs=s["epochs"], loss_fn=model.loss_fn(),
+                  optimizer=optimizer, scheduler=scheduler, val_loader=val_loader,
+                  metrics=("accuracy",),
+                  callbacks=[] if quiet else [_epoch_printer(s["epochs"], every_epoch=True)],
+                  progress=None if not quiet else False, seed=s["seed"])
+    return {k: list(v) for k, v in history.history.items()}
+
+
+def _make_scheduler(s: dict, optimizer, steps_per_epoch: int):
+    """'cosine': lr from lr to 0 along a half cosine, per epoch; 'onecycle': up to lr over
+    the first 30% of the steps, then down to almost 0, per batch; 'none'."""
+    kind = s.get("scheduler") or "none"
+    if kind == "cosine":
+        from .optim.lr_scheduler import CosineAnnealingLR
+        return CosineAnnealingLR(optimizer, T_max=s["epochs"])
+    if kind == "onecycle":
+        from .optim.lr_scheduler import OneCycleLR
+        return OneCycleLR(optimizer, max_lr=s["lr"], total_steps=s["epochs"] * steps_per_epoch)
+    return None
+
+
+def _cnn_plots(out: str, model, task, X_test_images, predictions) -> list[str]:
+    """A CNN's own plots: first-layer filters, feature maps of one test image, mistakes."""
+    from . import viz
+    raw = task.images(task.X_test_raw) if task.X_test_raw is not None else X_test_images
+    names = task.class_names if len(task.class_names) == task.num_classes else None
+    first = model.conv_layers()[0][1]
+    return [viz.plot_filters(first, os.path.join(out, "filters.png"),
+                             title=f"{model.name}: the {first.out_channels} first-layer "
+                                   f"filters, learned on {task.name}"),
+            viz.plot_feature_maps(model, X_test_images[0], os.path.join(out, "feature_maps.png"),
+                                  image=raw[0]),
+            viz.plot_misclassified(raw, task.y_test, predictions,
+                                   os.path.join(out, "misclassified.png"), class_names=names)]
 
 
 class _ScaledModel:
@@ -231,22 +383,37 @@ def cmd_train(args) -> int:
                        f"{', '.join(OPTIMIZERS)}")
     task = load_task(s["dataset"], seed=args.seed, data_dir=args.data_dir)
     s["activation"] = args.activation
+    cnn = s["model"] in CNN_MODELS
+    if cnn and s.get("augment") is None:
+        s["augment"] = _default_augment(s)
     manual_seed(args.seed)
     model = _build_model(s, task)
     out = args.out or os.path.join("neurona-runs", f"{s['model']}-{s['dataset']}")
     os.makedirs(out, exist_ok=True)
     how = ("the perceptron rule" if s["model"] == "perceptron" and model.activation == "step"
            else f"{s['optimizer']} lr={s['lr']}"
-                + (" (cosine schedule)" if s.get("scheduler") == "cosine" else "")
-                + f", batch {s['batch_size'] or 'all'}")
+                + (f" momentum {s['momentum']}" if s.get("momentum")
+                   and s["optimizer"] in ("sgd", "rmsprop") else "")
+                + (f" weight decay {s['weight_decay']}" if s.get("weight_decay") else "")
+                + (f" ({s['scheduler']} schedule)" if s.get("scheduler") in
+                   ("cosine", "onecycle") else "")
+                + f", batch {s['batch_size'] or 'all'}"
+                + (", augmentation: random shifts" + (" and flips" if task.image_shape[0] == 3
+                                                      else "") if s.get("augment") else ""))
+    what = (f"images {'x'.join(map(str, task.image_shape))}" if cnn
+            else f"{task.in_features} features")
     print(f"{s['model']} on {task.name}: {len(task.X_train)} training and "
-          f"{len(task.X_test)} test examples, {task.in_features} features"
+          f"{len(task.X_test)} test examples, {what}"
           f"{f', {task.num_classes} classes' if task.num_classes else ''}; "
           f"{how}, {s['epochs']} epochs, seed {args.seed}")
+    if cnn and not args.quiet:
+        from .models import summary
+        summary(model, model.input_shape)
     start = time.perf_counter()
     history = _train_model(model, s, task, args.quiet)
     seconds = time.perf_counter() - start
-    report = _test_report(model, task, task.X_test, task.y_test)
+    X_test = _image_inputs(model, task, task.X_test)
+    report = _test_report(model, task, X_test, task.y_test)
     summary = "   ".join(f"test {k} {v:.4f}" for k, v in report.items() if k != "predictions")
     print(f"done in {seconds:.1f} s:   {summary}")
 
@@ -261,7 +428,10 @@ def cmd_train(args) -> int:
     print(f"wrote {ckpt}\nwrote {hist_path}")
     if not args.no_plots:
         try:
-            for path in _plots(out, model, task, history, report["predictions"]):
+            written = _plots(out, model, task, history, report["predictions"])
+            if cnn:
+                written += _cnn_plots(out, model, task, X_test, report["predictions"])
+            for path in written:
                 print(f"wrote {path}")
         except ImportError as e:
             print(f"(no plots: {e})")
@@ -291,6 +461,10 @@ def cmd_evaluate(args) -> int:
     elif np.size(mean) in (1, X.shape[1]):       # the training set's statistics
         X = apply_scaling(X, np.asarray(mean), np.asarray(std))
     # (data of another width goes to the model unscaled: its first layer reports it)
+    if getattr(model, "name", "") in CNN_MODELS:
+        if task.image_shape is None:
+            raise CLIError(f"{model.name} reads images, but {dataset} is a table of features")
+        X = _image_inputs(model, task, X, mean, std)
     y = _targets_for(model, task.y_test)
     loss_fn = model.loss_fn() if getattr(model, "activation", "") != "step" else None
     try:
@@ -353,11 +527,16 @@ def _data_dirs(data_dir=None) -> list:
 
 
 def find_data_dir(data_dir=None, dataset: str = "mnist"):
-    """The first folder of :func:`_data_dirs` where ``dataset``'s files are (None if none)."""
-    from .datasets import MNIST
+    """The first folder of :func:`_data_dirs` where ``dataset``'s files are (None if none;
+    mnist's for datasets that have no files)."""
+    from pathlib import Path
+    from .datasets import MNIST, FashionMNIST, find_cifar10_jpg
+    key = str(dataset).strip().lower().replace("_", "-")
+    found = {"fashion-mnist": lambda r: FashionMNIST.find_folder(Path(r), True),
+             "cifar10": lambda r: find_cifar10_jpg(r, True)}.get(
+        key, lambda r: MNIST.find_folder(Path(r), True))
     for root in _data_dirs(data_dir):
-        from pathlib import Path
-        if MNIST.find_folder(Path(root), True) is not None:
+        if found(root) is not None:
             return root
     return data_dir
 
@@ -388,7 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a model of the course on a dataset",
         description="Train MODEL on --dataset and write model.safetensors, history.json and "
                     "plots (training curves, confusion matrix, decision boundary of 2-D "
-                    "data) to --out.",
+                    "data; for the CNNs lenet5 and alexnet-cifar also the first layer's "
+                    "filters, feature maps and misclassified images) to --out.",
         epilog=f"models: {', '.join(model_names())}.  datasets: {', '.join(dataset_names())}.")
     p.add_argument("model", help=f"one of: {', '.join(model_names())}")
     p.add_argument("--dataset", required=True, metavar="NAME",
@@ -397,8 +577,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="learning rate (step size)")
     p.add_argument("--batch-size", type=int, dest="batch_size", help="examples per step")
     p.add_argument("--optimizer", help=f"one of: {', '.join(OPTIMIZERS)}")
-    p.add_argument("--scheduler", choices=["none", "cosine"],
-                   help="learning-rate schedule (default: cosine for mlp, none otherwise)")
+    p.add_argument("--scheduler", choices=["none", "cosine", "onecycle"],
+                   help="learning-rate schedule (default: cosine for mlp and lenet5, "
+                        "onecycle for alexnet-cifar, none otherwise)")
+    p.add_argument("--momentum", type=float, help="sgd/rmsprop momentum (default 0.9 for "
+                                                  "alexnet-cifar, none otherwise)")
+    p.add_argument("--weight-decay", type=float, dest="weight_decay",
+                   help="L2 penalty on the weights (default 5e-4 for alexnet-cifar)")
+    p.add_argument("--variant", choices=["modern", "classic"],
+                   help="lenet5: modern (ReLU, max pooling; default) or classic (tanh, "
+                        "average pooling)")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="CNNs: random shifts by up to 4 pixels (and left-right flips of "
+                        "colour images) while training (default: on for cifar10)")
     p.add_argument("--hidden", help="mlp: hidden sizes, e.g. 256,128")
     p.add_argument("--activation", help="mlp: relu, tanh or sigmoid; perceptron: step or "
                                         "sigmoid")
@@ -446,7 +637,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     if getattr(args, "data_dir", None) is None and hasattr(args, "data_dir"):
-        args.data_dir = find_data_dir(None)
+        args.data_dir = find_data_dir(None, getattr(args, "dataset", None) or "mnist")
     try:
         return args.func(args) or 0
     except (CLIError, ValueError, TypeError, KeyError, FileNotFoundError, ImportError,

@@ -11,8 +11,12 @@
    ``neurona.train.fit``, ``optim.Adam`` and a ``DataLoader``.
 5. **A network by hand**: a two-layer tanh network on the TensorFlow Playground's spiral,
    with nothing but tensors, ``loss.backward()`` and ``p -= lr * p.grad``.
+6. **A convolutional network** on the digits of part 4 read as 8x8 images: two
+   convolution + max-pooling stages and a linear layer, its layer table from
+   ``neurona.models.summary``, and plots of its learned filters, its feature maps and the
+   digits it gets wrong.
 
-Parts 1, 2 and 4 use datasets bundled with scikit-learn, and the plots need matplotlib
+Parts 1, 2, 4 and 6 use datasets bundled with scikit-learn, and the plots need matplotlib
 (``pip install 'neurona[demo]'``, which ``make demo`` does); without them those parts
 are skipped with a note.  Nothing is downloaded.  Plots go to ``./neurona-demo-output/``.
 
@@ -235,6 +239,67 @@ def spiral_by_hand(epochs: int = 800, seed: int = 0, hidden: int = 64, lr: float
     return {"losses": losses, "accuracy": accuracy}
 
 
+# ----------------------------------------------------------------------------- 6. a CNN
+
+def small_cnn(num_classes: int = 10):
+    """A small convolutional network for 8x8 images::
+
+        Conv2d(1, 16, 3, padding 1)  ReLU  MaxPool2d(2)      16 x 4x4
+        Conv2d(16, 32, 3, padding 1) ReLU  MaxPool2d(2)      32 x 2x2
+        Flatten  Linear(128, num_classes)
+
+    Each 3x3 filter is shared by all the positions of its input (weight sharing): the
+    first layer has 16 * (9 + 1) = 160 parameters however large the image."""
+    from . import nn
+    return nn.Sequential(
+        nn.Conv2d(1, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 2 * 2, num_classes))
+
+
+def cnn_digits(out: str, plots: bool, seed: int, epochs: int = 12) -> dict:
+    from . import nn, optim
+    from .models import summary
+    from .models.tasks import load_task
+    from .train import fit
+    from .utils.data import DataLoader, TensorDataset
+    _title("6. a convolutional network: the same 8x8 digits as images")
+    task = load_task("digits", seed=0)
+    X_train, X_test = task.images(task.X_train), task.images(task.X_test)   # (N, 1, 8, 8)
+    nr.manual_seed(seed)
+    model = small_cnn()
+    text = summary(model, (1, 8, 8), print_fn=None)
+    print("   " + "\n   ".join(line for line in text.splitlines()
+                                 if not line.startswith(("-", "=", "Param", "Forward"))))
+    train = DataLoader(TensorDataset(nr.tensor(X_train), nr.tensor(task.y_train)),
+                       batch_size=32, shuffle=True)
+    test = DataLoader(TensorDataset(nr.tensor(X_test), nr.tensor(task.y_test)),
+                      batch_size=360)
+    optimizer = optim.Adam(model.parameters(), lr=3e-3)
+    t = time.perf_counter()
+    history = fit(model, train, epochs=epochs, loss_fn=nn.CrossEntropyLoss(),
+                  optimizer=optimizer,
+                  scheduler=optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs),
+                  val_loader=test, metrics=("accuracy",), progress=None, seed=seed)
+    seconds = time.perf_counter() - t
+    acc = history["val_accuracy"][-1]
+    print(f"   Adam lr 3e-3, cosine schedule, batch 32, {epochs} epochs: test accuracy "
+          f"{acc:.1%} with {sum(p.numel() for p in model.parameters()):,} parameters "
+          f"(the MLP of part 4: 50,826) ({seconds:.1f} s)")
+    if plots:
+        from . import viz
+        from .train import predict
+        pred = predict(model, nr.tensor(X_test)).numpy().argmax(axis=1)
+        p1 = viz.plot_filters(model, os.path.join(out, "cnn_digits_filters.png"),
+                              title="the 16 learned 3x3 filters of the first layer")
+        p2 = viz.plot_feature_maps(model, X_test[0], os.path.join(out, "cnn_digits_maps.png"),
+                                   image=task.images(task.X_test_raw)[0])
+        p3 = viz.plot_misclassified(task.images(task.X_test_raw), task.y_test, pred,
+                                    os.path.join(out, "cnn_digits_misclassified.png"))
+        print(f"   plots: {p1}, {p2}, {p3}")
+    return {"accuracy": acc}
+
+
 # ----------------------------------------------------------------------------- the tour
 
 def _have(module: str) -> bool:
@@ -258,9 +323,11 @@ def main(epochs: int = 800, seed: int = 0, out: str = DEFAULT_OUT) -> dict:
         results["mlp"] = mlp_digits(out, plots, seed)
     _title("5. a network by hand: tensors, autograd and p -= lr * p.grad")
     results["spiral"] = spiral_by_hand(epochs=epochs, seed=seed)
+    if have_sklearn:
+        results["cnn"] = cnn_digits(out, plots, seed)
     print()
     if not have_sklearn:
-        print("(parts 1, 2 and 4 need scikit-learn's bundled datasets: "
+        print("(parts 1, 2, 4 and 6 need scikit-learn's bundled datasets: "
               "pip install 'neurona[demo]')")
     if plots:
         print(f"plots are in {os.path.abspath(out)}/")

@@ -6,6 +6,10 @@
     viz.plot_cost_surface(X, y, thetas, "cost.png")          # J(theta0, theta1) + the GD path
     viz.plot_sigmoid("sigmoid.png")                          # sigma(z) and sigma'(z)
     viz.plot_confusion_matrix(y_true, y_pred, "confusion.png")
+    viz.plot_filters(model, "filters.png")                   # a CNN's first-layer filters
+    viz.plot_feature_maps(model, image, "maps.png")          # each conv layer's outputs
+    viz.plot_misclassified(images, y_true, y_pred, "wrong.png", class_names)
+    viz.plot_image_grid(images, "grid.png", titles=...)      # any images side by side
 
 Every function writes its figure to ``path``, closes it and returns ``path``.
 matplotlib is an optional dependency (``pip install neurona[plot]``) and is imported only
@@ -19,7 +23,8 @@ import os
 import numpy as np
 
 __all__ = ["plot_history", "plot_decision_boundary", "plot_cost_surface", "plot_sigmoid",
-           "plot_confusion_matrix", "require_matplotlib"]
+           "plot_confusion_matrix", "require_matplotlib", "plot_image_grid", "plot_filters",
+           "feature_maps", "plot_feature_maps", "plot_misclassified"]
 
 
 def require_matplotlib():
@@ -264,3 +269,229 @@ def plot_confusion_matrix(y_true, y_pred, path="confusion_matrix.png", labels=No
                 ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
                         color="white" if counts[i, j] > threshold else "black")
     return _save(fig, path)
+
+
+# == convolutional networks ===========================================================
+
+def _display_image(img) -> tuple[np.ndarray, str | None]:
+    """An image as matplotlib shows it: (H, W) with a grey colour map, or (H, W, 3) in
+    [0, 1].  Accepts (H, W), (1, H, W), (3, H, W) (channels first, as the networks take
+    them) or (H, W, 3); colour images are rescaled to [0, 1] when they are not already."""
+    a = _numpy(img).astype(np.float64)
+    if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):
+        a = np.moveaxis(a, 0, -1)                      # channels first -> last
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim == 2:
+        return a, "gray"
+    if a.ndim != 3 or a.shape[-1] != 3:
+        raise ValueError(f"cannot show an array of shape {_numpy(img).shape} as an image: "
+                         f"expected (H, W), (C, H, W) or (H, W, C) with C = 1 or 3")
+    lo, hi = a.min(), a.max()
+    if lo < 0 or hi > 1:
+        a = (a - lo) / (hi - lo + 1e-12)
+    return a, None
+
+
+def plot_image_grid(images, path="images.png", titles=None, ncols: int | None = None,
+                    suptitle: str | None = None, cmap: str | None = None,
+                    cell: float = 1.6, symmetric: bool = False) -> str:
+    """Images side by side in a grid, each with an optional title.
+
+    ``images``: a sequence (or array ``(N, ...)``) of images, each (H, W), (C, H, W) or
+    (H, W, C).  ``cmap`` overrides the grey map of one-channel images; ``symmetric``
+    (True, or one bool per image) centres the colour scale of one-channel images on 0, blue
+    for negative and red for positive (for filters and filtered images, where the sign
+    matters).
+    """
+    plt = require_matplotlib()
+    images = list(images)
+    if not images:
+        raise ValueError("plot_image_grid: no images to draw")
+    n = len(images)
+    ncols = ncols or min(n, 8)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows + 0.3),
+                             squeeze=False)
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k >= n:
+            continue
+        a, default_cmap = _display_image(images[k])
+        centred = symmetric[k] if isinstance(symmetric, (list, tuple)) else symmetric
+        if a.ndim == 2 and centred:          # the scale ends at the 99.5th percentile of |a|
+            m = np.percentile(np.abs(a), 99.5) if a.size > 100 else np.abs(a).max()
+            m = max(float(m), 1e-12)
+            ax.imshow(a, cmap=cmap or "RdBu_r", vmin=-m, vmax=m, interpolation="nearest")
+        else:
+            ax.imshow(a, cmap=cmap or default_cmap, interpolation="nearest")
+        if titles is not None and k < len(titles) and titles[k]:
+            ax.set_title(str(titles[k]), fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return _save(fig, path)
+
+
+def _conv_weight(layer_or_weight) -> np.ndarray:
+    """The (C_out, C_in, kh, kw) weights of a Conv2d, a model (its first Conv2d), or an
+    array."""
+    w = layer_or_weight
+    if hasattr(w, "named_modules"):
+        if type(w).__name__ != "Conv2d":
+            convs = [m for _, m in w.named_modules() if type(m).__name__ == "Conv2d"]
+            if not convs:
+                raise ValueError(f"plot_filters: {type(w).__name__} has no Conv2d layer")
+            w = convs[0]
+        w = w.weight
+    w = _numpy(w)
+    if w.ndim != 4:
+        raise ValueError(f"plot_filters needs convolution weights of shape (C_out, C_in, kh, "
+                         f"kw); got {w.shape}")
+    return w
+
+
+def plot_filters(layer, path="filters.png", max_filters: int = 64, ncols: int | None = None,
+                 title: str | None = None) -> str:
+    """The learned filters of a convolution, one small image each.
+
+    ``layer``: an ``nn.Conv2d``, a model (its first ``Conv2d`` is drawn) or a weight array
+    ``(C_out, C_in, kh, kw)``.  Filters over 3 input channels are drawn in colour (each
+    rescaled to [0, 1]: what colour pattern it responds to); others channel by channel
+    (only the first input channel when there are several), on a blue-white-red scale
+    centred on 0 (red: positive weights, which respond to bright pixels there).
+    """
+    w = _conv_weight(layer)
+    C_out, C_in = w.shape[:2]
+    n = min(C_out, max_filters)
+    if C_in == 3:
+        images = [np.moveaxis(f, 0, -1) for f in w[:n]]
+        for k, f in enumerate(images):
+            images[k] = (f - f.min()) / (f.max() - f.min() + 1e-12)
+        titles = [str(i) for i in range(n)]
+        symmetric = False
+    else:
+        images = [f[0] for f in w[:n]]
+        titles = [str(i) for i in range(n)]
+        symmetric = True
+    default = (f"{C_out} learned filters, {w.shape[2]}x{w.shape[3]}"
+               + (f" (input channel 0 of {C_in})" if C_in not in (1, 3) else "")
+               + (f"; first {n} shown" if n < C_out else ""))
+    return plot_image_grid(images, path, titles=titles, ncols=ncols or min(n, 8),
+                           suptitle=title or default, symmetric=symmetric,
+                           cell=1.1 if n > 16 else 1.4)
+
+
+def feature_maps(model, x, layer_types=("Conv2d",), layers=None) -> list[tuple[str, np.ndarray]]:
+    """The outputs of ``model``'s layers for one input, captured with forward hooks.
+
+    ``x``: one example ``(C, H, W)`` or a batch ``(1, C, H, W)`` (array or tensor).
+    ``layers``: qualified module names to record (default: every module whose class name
+    is in ``layer_types``).  Returns ``[(name, maps (channels, h, w)), ...]`` in the order
+    the layers ran.  The model runs in eval mode under ``no_grad``; the hooks are removed
+    afterwards.
+    """
+    import neurona as nr
+    a = _numpy(x)
+    if a.ndim == 3:
+        a = a[None]
+    if a.ndim != 4 or a.shape[0] != 1:
+        raise ValueError(f"feature_maps: one image (C, H, W) or (1, C, H, W); got {a.shape}")
+    named = dict(model.named_modules())
+    if layers is None:
+        chosen = [(n, m) for n, m in named.items() if n and type(m).__name__ in layer_types]
+    else:
+        missing = [n for n in layers if n not in named]
+        if missing:
+            raise ValueError(f"feature_maps: no layer named {missing[0]!r}; the layers are "
+                             f"{', '.join(n for n in named if n)}")
+        chosen = [(n, named[n]) for n in layers]
+    recorded = []
+
+    def hook_for(name):
+        def hook(module, args, output):
+            recorded.append((name, _numpy(output)[0].copy()))
+        return hook
+
+    handles = [m.register_forward_hook(hook_for(n)) for n, m in chosen]
+    was_training = model.training
+    model.eval()
+    try:
+        dtype = next(iter(model.parameters())).dtype
+        with nr.no_grad():
+            model(nr.tensor(a, dtype=dtype))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return recorded
+
+
+def _layer_label(name: str) -> str:
+    """'layer 3' for a Sequential's index, the qualified name otherwise."""
+    return f"layer {name}" if name.isdigit() else name
+
+
+def plot_feature_maps(model, x, path="feature_maps.png", max_maps: int = 12, layers=None,
+                      image=None, title: str | None = None) -> str:
+    """What each convolutional layer of ``model`` computes for one input: one row per
+    layer, its first ``max_maps`` output maps (feature maps), with the input on the left.
+
+    ``x``: the input the model takes (normalised), ``(C, H, W)``; ``image``: the same
+    picture for display (e.g. before normalisation), default ``x``.  ``layers``: module
+    names to show (default: every ``Conv2d``).
+    """
+    plt = require_matplotlib()
+    maps = feature_maps(model, x, layers=layers)
+    if not maps:
+        raise ValueError(f"plot_feature_maps: {type(model).__name__} has no Conv2d layer "
+                         f"(pass layers=[...] to choose others)")
+    ncols = 1 + min(max_maps, max(m.shape[0] for _, m in maps))
+    fig, axes = plt.subplots(len(maps), ncols, figsize=(1.3 * ncols, 1.4 * len(maps) + 0.4),
+                             squeeze=False)
+    shown, cmap = _display_image(image if image is not None else x)
+    for r, (name, m) in enumerate(maps):
+        for ax in axes[r]:
+            ax.axis("off")
+        if r == 0:
+            axes[0, 0].imshow(shown, cmap=cmap, interpolation="nearest")
+            axes[0, 0].set_title("input", fontsize=8)
+        m = m if m.ndim == 3 else m.reshape(-1, 1, 1)
+        if m.shape[1] * m.shape[2] == 1:         # 1x1 maps: all channels as one small grid
+            v = m.reshape(-1)
+            cols = int(np.ceil(np.sqrt(len(v))))
+            grid = np.full(cols * (-(-len(v) // cols)), np.nan)
+            grid[:len(v)] = v
+            axes[r, 1].imshow(grid.reshape(-1, cols), cmap="viridis", interpolation="nearest")
+            axes[r, 1].set_title(f"{_layer_label(name)}: {len(v)} maps of 1x1, as one grid",
+                                 fontsize=8, loc="left")
+            continue
+        for c in range(min(max_maps, m.shape[0])):
+            axes[r, c + 1].imshow(m[c], cmap="viridis", interpolation="nearest")
+        axes[r, 1].set_title(f"{_layer_label(name)}: {m.shape[0]} x {m.shape[1]}x{m.shape[2]}",
+                             fontsize=8, loc="left")
+    fig.suptitle(title or "feature maps (outputs of each convolution; bright = strong response)")
+    return _save(fig, path)
+
+
+def plot_misclassified(images, y_true, y_pred, path="misclassified.png", class_names=None,
+                       max_images: int = 24, ncols: int = 8, title: str | None = None) -> str:
+    """The first ``max_images`` examples the model got wrong, each titled
+    ``predicted / true`` (class names when given)."""
+    y_true = _numpy(y_true).reshape(-1)
+    y_pred = _numpy(y_pred).reshape(-1)
+    images = _numpy(images)
+    wrong = np.flatnonzero(y_true != y_pred)
+    names = (lambda k: str(class_names[int(k)])) if class_names is not None else str
+    if len(wrong) == 0:
+        plt = require_matplotlib()
+        fig, ax = plt.subplots(figsize=(4, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"no mistakes on {len(y_true)} examples", ha="center", va="center")
+        return _save(fig, path)
+    pick = wrong[:max_images]
+    titles = [f"{names(y_pred[i])[:12]} / {names(y_true[i])[:12]}" for i in pick]
+    return plot_image_grid([images[i] for i in pick], path, titles=titles,
+                           ncols=min(ncols, len(pick)),
+                           suptitle=title or (f"{len(wrong)} of {len(y_true)} misclassified "
+                                              f"(predicted / true); first {len(pick)} shown"),
+                           cell=1.5)

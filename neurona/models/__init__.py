@@ -1,7 +1,7 @@
 """The course's models, ready to train.
 
     from neurona import models
-    models.available()          # ['linear-regression', 'logistic-regression', 'mlp', 'perceptron']
+    models.available()          # ['alexnet', 'alexnet-cifar', 'lenet5', 'linear-regression', ...]
     model = models.get("mlp", in_features=64, hidden=(64,), out_features=10)
 
 | name | class | what it is |
@@ -10,6 +10,12 @@
 | ``logistic-regression`` | :class:`LogisticRegression` | h = sigma(theta^T x); softmax for more classes |
 | ``mlp`` | :class:`MLP` | feed-forward network from ``nn.Sequential`` |
 | ``perceptron`` | :class:`Perceptron` | one neuron: step (perceptron rule) or sigmoid |
+| ``lenet5`` | :class:`LeNet5` | LeCun et al. 1998: conv-pool-conv-pool-conv-fc-fc, 61,706 parameters |
+| ``alexnet`` | :class:`AlexNet` | Krizhevsky et al. 2012, torchvision's layout: 61,100,840 parameters |
+| ``alexnet-cifar`` | :class:`AlexNetCIFAR` | AlexNet's design sized for 32x32 CIFAR-10 images |
+
+``summary(model, input_size)`` prints a table of a network's layers, output shapes and
+parameter counts (like Keras' ``model.summary()``).
 
 Every model is an ``nn.Module`` that remembers its constructor arguments
 (``model.get_config()``), so :func:`save_checkpoint` / :func:`load_checkpoint` can store
@@ -22,12 +28,16 @@ import os
 from .linear import LinearRegression, LogisticRegression, HalfMSELoss
 from .mlp import MLP
 from .perceptron import Perceptron, LOGIC_GATES
+from .lenet import LeNet5
+from .alexnet import AlexNet, AlexNetCIFAR
+from .summary import summary, count_parameters
 
 __all__ = ["LinearRegression", "LogisticRegression", "MLP", "Perceptron", "LOGIC_GATES",
-           "HalfMSELoss", "get", "available", "save_checkpoint",
+           "LeNet5", "AlexNet", "AlexNetCIFAR", "summary", "count_parameters", "HalfMSELoss", "get", "available", "save_checkpoint",
            "load_checkpoint", "CheckpointError"]
 
-_REGISTRY = {cls.name: cls for cls in (LinearRegression, LogisticRegression, MLP, Perceptron)}
+_REGISTRY = {cls.name: cls for cls in (LinearRegression, LogisticRegression, MLP, Perceptron,
+                                       LeNet5, AlexNet, AlexNetCIFAR)}
 
 CHECKPOINT_FORMAT = "neurona.models/1"
 

@@ -11,14 +11,24 @@ What each kind of dataset gets:
   split (stratified for classification), then each feature standardized with the
   *training* split's mean and standard deviation (digits, being pixels, with one mean and
   one standard deviation for all of them, as mnist);
-* mnist: the official 60,000 / 10,000 split; pixels scaled to [0, 1] and then by the
-  training set's overall mean and standard deviation (one number each);
+* mnist, fashion-mnist: the official 60,000 / 10,000 split; pixels scaled to [0, 1] and
+  then by the training set's overall mean and standard deviation (one number each);
+* cifar10: the JPEG copy's 10,000 training images (1,000 per class) and the official
+  10,000 test images; pixels scaled to [0, 1], then each colour channel by the training
+  set's mean and standard deviation of that channel;
 * the TensorFlow Playground's 2-D problems (circle, xor, gauss, spiral; plane and
   multi-gauss for regression): 500 generated points (noise 0.1), labels -1/+1 turned
   into 0/1, an 80/20 split and standardization as above.
 
 The statistics (``mean``, ``std``) travel with a checkpoint, so ``neurona evaluate``
 prepares new data exactly as training did (:func:`apply_scaling`).
+
+Images (mnist, fashion-mnist, cifar10, digits) are kept as flat rows, one pixel per
+column in channel-first order, so that every model of the zoo can read them; their
+``image_shape`` -- ``(1, 28, 28)``, ``(3, 32, 32)``, ``(1, 8, 8)`` -- tells a
+convolutional network how to fold them back: ``task.images(task.X_train)`` is
+``(N, C, H, W)``.  Per-channel statistics are stored repeated for every pixel of their
+channel, so that they apply to flat rows as they are.
 """
 from __future__ import annotations
 
@@ -31,7 +41,9 @@ __all__ = ["Task", "load_task", "dataset_names", "canonical_dataset", "apply_sca
 
 SKLEARN = ("iris", "breast-cancer", "diabetes", "digits", "wine")
 PLAYGROUND = ("circle", "xor", "gauss", "spiral", "plane", "multi-gauss")
-_FILES = ("mnist",)
+_FILES = ("mnist", "fashion-mnist", "cifar10")
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32),
+                "digits": (1, 8, 8)}
 
 
 def dataset_names() -> list[str]:
@@ -63,10 +75,17 @@ class Task:
     feature_names: list = field(default_factory=list)
     X_train_raw: np.ndarray | None = None     # before scaling (for plots of 2-D data)
     X_test_raw: np.ndarray | None = None
+    image_shape: tuple | None = None          # (C, H, W) for images, None otherwise
 
     @property
     def in_features(self) -> int:
         return int(np.prod(self.X_train.shape[1:]))
+
+    def images(self, X) -> np.ndarray:
+        """Flat rows of pixels ``X`` (N, C*H*W) as images ``(N, C, H, W)``."""
+        if self.image_shape is None:
+            raise ValueError(f"{self.name} is not an image dataset")
+        return np.asarray(X).reshape(len(X), *self.image_shape)
 
 
 def apply_scaling(X, mean, std) -> np.ndarray:
@@ -104,15 +123,20 @@ def load_task(name: str, seed: int = 0, data_dir=None, n_points: int = 500,
             y = (y > 0).astype(np.int64)            # -1/+1 -> 0/1
             class_names = ["-1 (orange)", "+1 (blue)"]
         feature_names = ["x1", "x2"]
-    else:                                                          # mnist
-        X, y = datasets.mnist_arrays(data_dir, train=True)
-        Xt, yt = datasets.mnist_arrays(data_dir, train=False)
+    elif key == "cifar10":
+        return _cifar10_task(data_dir)
+    else:                                                          # mnist, fashion-mnist
+        fashion = key == "fashion-mnist"
+        X, y = datasets.mnist_arrays(data_dir, train=True, fashion=fashion)
+        Xt, yt = datasets.mnist_arrays(data_dir, train=False, fashion=fashion)
         X, y, Xt, yt = _numpy(X), _numpy(y), _numpy(Xt), _numpy(yt)
         mean = np.array([X.mean()], np.float32)
         std = np.array([X.std()], np.float32)
+        names = (list(datasets.FashionMNIST.classes) if fashion
+                 else [str(i) for i in range(10)])
         return Task(key, "classification", apply_scaling(X, mean, std), y.astype(np.int64),
                     apply_scaling(Xt, mean, std), yt.astype(np.int64), mean, std, 10,
-                    [str(i) for i in range(10)], [], X_test_raw=Xt)
+                    names, [], X_test_raw=Xt, image_shape=IMAGE_SHAPES[key])
     stratify = y if kind == "classification" else None
     X_tr, X_te, y_tr, y_te = datasets.train_test_split(X, y, test_size=test_size, seed=seed,
                                                        stratify=stratify)
@@ -130,4 +154,23 @@ def load_task(name: str, seed: int = 0, data_dir=None, n_points: int = 500,
         num_classes = 0
     return Task(key, kind, apply_scaling(X_tr, mean, std), y_tr, apply_scaling(X_te, mean, std),
                 y_te, mean, std, num_classes, [str(c) for c in class_names], feature_names,
-                X_train_raw=X_tr, X_test_raw=X_te)
+                X_train_raw=X_tr, X_test_raw=X_te, image_shape=IMAGE_SHAPES.get(key))
+
+
+def _cifar10_task(data_dir) -> Task:
+    """CIFAR-10 from the shared JPEG copy (10,000 training images, the 10,000 test images):
+    flat rows of 3x32x32 pixels in [0, 1], scaled per colour channel."""
+    from .. import datasets
+    X, y = datasets.cifar10_jpg(data_dir, train=True)
+    Xt, yt = datasets.cifar10_jpg(data_dir, train=False)
+    X, y, Xt, yt = _numpy(X), _numpy(y), _numpy(Xt), _numpy(yt)
+    C, H, W = IMAGE_SHAPES["cifar10"]
+    channel_mean = X.mean(axis=(0, 2, 3), dtype=np.float64)            # (3,)
+    channel_std = X.std(axis=(0, 2, 3), dtype=np.float64)
+    mean = np.repeat(channel_mean, H * W).astype(np.float32)            # (3072,): per pixel
+    std = np.repeat(channel_std, H * W).astype(np.float32)
+    X, Xt = X.reshape(len(X), -1), Xt.reshape(len(Xt), -1)
+    return Task("cifar10", "classification", apply_scaling(X, mean, std), y.astype(np.int64),
+                apply_scaling(Xt, mean, std), yt.astype(np.int64), mean, std, 10,
+                list(datasets.CIFAR10_CLASSES), [], X_test_raw=Xt,
+                image_shape=IMAGE_SHAPES["cifar10"])
