@@ -564,3 +564,20 @@ def test_lenet_like_network_matches_torch():
     assert_close(ln, lt, kind="matmul")
     for (k, p), (_, tp) in zip(n.named_parameters(), t.named_parameters()):
         assert_close(p.grad, tp.grad, kind="matmul", what=k)
+
+
+def test_conv2d_input_grad_in_channel_chunks(monkeypatch):
+    """dL/dX_col built a few channels at a time (tiny _DCOLS_BYTES) gives the same grads."""
+    monkeypatch.setattr(conv_ops, "_DCOLS_BYTES", 1)
+    x, w, b = random_array((2, 6, 7, 6)), random_array((4, 3, 3, 2), seed=1), \
+        random_array((4,), seed=2)
+    kw = dict(stride=(1, 2), padding=(2, 1), dilation=(2, 1), groups=2)
+    check_parity(lambda *a: F.conv2d(*a, **kw), lambda *a: TF.conv2d(*a, **kw), [x, w, b],
+                 kind="matmul")
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_conv2d_1x1(groups):
+    x, w = random_array((2, 6, 5, 4)), random_array((9, 6 // groups, 1, 1), seed=1)
+    check_parity(lambda a, c: F.conv2d(a, c, groups=groups),
+                 lambda a, c: TF.conv2d(a, c, groups=groups), [x, w], kind="matmul")
