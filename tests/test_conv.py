@@ -581,3 +581,19 @@ def test_conv2d_1x1(groups):
     x, w = random_array((2, 6, 5, 4)), random_array((9, 6 // groups, 1, 1), seed=1)
     check_parity(lambda a, c: F.conv2d(a, c, groups=groups),
                  lambda a, c: TF.conv2d(a, c, groups=groups), [x, w], kind="matmul")
+
+
+def test_empty_batch():
+    x = np.zeros((0, 3, 8, 8), np.float32)
+    w = random_array((4, 3, 3, 3))
+    check_parity(lambda a, c: F.conv2d(a, c, padding=1), lambda a, c: TF.conv2d(a, c, padding=1),
+                 [x, w], kind="matmul")
+    for fn, tfn, arg in [(F.max_pool2d, TF.max_pool2d, 2), (F.avg_pool2d, TF.avg_pool2d, 2),
+                         (F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, 3),
+                         (F.adaptive_max_pool2d, TF.adaptive_max_pool2d, 3)]:
+        check_parity(lambda a: fn(a, arg), lambda a: tfn(a, arg), [x])
+
+
+def test_conv_bias_dtype_must_match():
+    with pytest.raises(RuntimeError, match="bias"):
+        F.conv2d(nr.zeros(1, 1, 3, 3), nr.zeros(1, 1, 2, 2), nr.zeros(1, dtype=nr.float64))

@@ -138,7 +138,7 @@ def col2im_input_grad(w2, g2, shape, kh, kw, Ho, Wo, stride, dilation, pad):
     if kk == 1 and sh == sw == 1 and not (pt or pb or pl or pr):      # 1x1: no overlap
         gt = xp.matmul(w2.transpose(0, 2, 1), g2.reshape(G, Cog, P)).reshape(C * H * W, N)
         return _transpose(gt).reshape(N, C, H, W)
-    step = max(1, min(Cg, _DCOLS_BYTES // (kk * P * g2.dtype.itemsize)))
+    step = max(1, min(Cg, _DCOLS_BYTES // max(kk * P * g2.dtype.itemsize, 1)))
     g = xp.zeros((C, H + pt + pb, W + pl + pr, N), dtype=g2.dtype)
     he, we = sh * (Ho - 1) + 1, sw * (Wo - 1) + 1
     for grp in range(G):
@@ -296,9 +296,9 @@ def _conv_args(op, x, w, b, stride, padding, dilation, groups, nsp):
         g = f" * groups={groups}" if groups > 1 else ""
         raise RuntimeError(f"{op}: expected input with {ws[1] * groups} channels (weight "
                            f"{ws}{g}), got input of shape {xs}")
-    if b is not None and tuple(b.shape) != (Co,):
-        raise RuntimeError(f"{op}: bias must have shape ({Co},), one per output channel, got "
-                           f"{fmt(b)}")
+    if b is not None and (tuple(b.shape) != (Co,) or b.dtype != w.dtype):
+        raise RuntimeError(f"{op}: bias must have shape ({Co},) (one per output channel) and "
+                           f"the weight's dtype {w.dtype}, got {fmt(b)}")
     stride = _tuple(stride, nsp, "stride", op)
     dilation = _tuple(dilation, nsp, "dilation", op)
     if min(stride) < 1:

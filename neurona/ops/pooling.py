@@ -326,7 +326,7 @@ def _adaptive_max_forward(x3, out_hw):
     rows = xp.arange(B)
     for i, (a, b) in enumerate(_adaptive_windows(H, Ho)):
         for j, (c, d) in enumerate(_adaptive_windows(W, Wo)):
-            win = x3[:, a:b, c:d].reshape(B, -1)
+            win = x3[:, a:b, c:d].reshape(B, (b - a) * (d - c))
             k = win.argmax(axis=1)              # the first maximum, as PyTorch
             y[:, i, j] = win[rows, k]
             flat[:, i, j] = (a + k // (d - c)) * W + c + k % (d - c)
@@ -346,10 +346,9 @@ class AdaptiveMaxPool2d(Function):
     def backward(self, g):
         xp = xp_of(g)
         B, H, W = self.x3_shape
-        gx = xp.zeros((B, H * W), dtype=g.dtype)
-        rows = xp.broadcast_to(xp.arange(B).reshape(B, 1), (B, self.flat[0].size))
-        scatter_add_at(xp, gx, (rows.reshape(-1), self.flat.reshape(-1)),
-                       g.reshape(-1))
+        gx = xp.zeros(B * H * W, dtype=g.dtype)
+        idx = xp.arange(B).reshape(B, 1, 1) * (H * W) + self.flat   # (windows may overlap:
+        scatter_add_at(xp, gx, idx.reshape(-1), g.reshape(-1))     # their grads add up)
         return gx.reshape(self.x_shape)
 
 
