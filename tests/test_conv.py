@@ -597,3 +597,19 @@ def test_empty_batch():
 def test_conv_bias_dtype_must_match():
     with pytest.raises(RuntimeError, match="bias"):
         F.conv2d(nr.zeros(1, 1, 3, 3), nr.zeros(1, 1, 2, 2), nr.zeros(1, dtype=nr.float64))
+
+
+def test_workspace_buffers_are_not_shared_between_live_graphs():
+    """Two convolutions of the same shape awaiting backward must keep separate X_col
+    buffers (the workspace reuses a buffer only when nothing holds it)."""
+    x1, x2, w = random_array((2, 3, 6, 6)), random_array((2, 3, 6, 6), seed=1), \
+        random_array((4, 3, 3, 3), seed=2)
+
+    def both(lib_conv, a, b, c):
+        return lib_conv(a, c) * lib_conv(b, c)
+    check_parity(lambda a, b, c: both(F.conv2d, a, b, c),
+                 lambda a, b, c: both(TF.conv2d, a, b, c), [x1, x2, w], kind="matmul")
+    # and after backward the buffer is reused, without changing results
+    for _ in range(2):
+        check_parity(lambda a, c: F.conv2d(a, c), lambda a, c: TF.conv2d(a, c), [x1, w],
+                     kind="matmul")
