@@ -18,10 +18,14 @@ row-major order.
 
 **How it is computed.**  The window has kh*kw offsets (i, j); for each offset the
 numbers x~[.., p*sh + i*dh, q*sw + j*dw] for all (p, q) are a *strided slice* of x~
-(no copy).  So the max is kh*kw elementwise maxima of whole slices, and the argmax is
-remembered as the offset number (a small integer per output).  Backward loops over the
-same offsets and adds dL/dy where the offset was the argmax.  The loop is over the
-window (4 steps for a 2x2 pool), never over pixels.
+(no copy).  So the max is kh*kw elementwise maxima of whole slices, and the mean
+kh*kw additions.  Backward loops over the same offsets: for the max it compares each
+slice with y, keeps the first offset that equals it, and puts dL/dy there.  The loop is
+over the window (4 steps for a 2x2 pool), never over pixels.
+
+(Measured against the "pool by reshape" idea -- view x as (B, H/k, k, W/k, k) and
+reduce over the two k axes: NumPy reduces over short inner axes slowly, and a 2x2 max
+pool of LeNet's first layer took 10.8 ms that way against 0.3 ms with four slices.)
 
 Adaptive pooling picks the windows so that the output has a given size: output row i
 averages input rows floor(i H / Ho) .. ceil((i+1) H / Ho) - 1.  Average pooling is then
