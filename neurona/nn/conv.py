@@ -28,7 +28,6 @@ def _ntuple(v, n):
 
 class _ConvNd(Module):
     _n = 2
-    _name = "Conv2d"
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
@@ -94,17 +93,24 @@ class _ConvNd(Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
-    def _conv(self, input, fn):
+    _fn = staticmethod(_conv2d)
+
+    def _conv_forward(self, input, weight, bias):
+        """The convolution with the given weight and bias (PyTorch's hook for subclasses
+        that transform the weight first); padding modes other than 'zeros' pad here."""
         if self.padding_mode != "zeros":
             input = _pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
             padding = 0
         else:
             padding = self.padding
         try:
-            return fn(input, self.weight, self.bias, self.stride, padding, self.dilation,
-                      self.groups)
+            return self._fn(input, weight, bias, self.stride, padding, self.dilation,
+                            self.groups)
         except RuntimeError as e:
             raise RuntimeError(f"{self!r}: {e}") from None
+
+    def forward(self, input):
+        return self._conv_forward(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"
@@ -143,15 +149,11 @@ class Conv2d(_ConvNd):
         bias: (C_out,), same distribution.
     """
     _n = 2
-
-    def forward(self, input):
-        return self._conv(input, _conv2d)
+    _fn = staticmethod(_conv2d)
 
 
 class Conv1d(_ConvNd):
     """1-d convolution layer over (N, C_in, L) or (C_in, L) (see :class:`Conv2d`);
     weight (C_out, C_in/groups, k)."""
     _n = 1
-
-    def forward(self, input):
-        return self._conv(input, _conv1d)
+    _fn = staticmethod(_conv1d)
