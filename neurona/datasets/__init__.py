@@ -8,6 +8,9 @@ scikit-learn, and the TensorFlow Playground's generated 2-D problems.
     cifar = datasets.CIFAR10(train=True, download=True)          # official python batches
     X, y = datasets.cifar10_jpg(train=False)                     # the shared JPEG copy
     pets = datasets.ImageFolder("pets/")                         # pets/<class>/<image>.jpg
+    train, test = datasets.split_rt_polarity(seed=0)             # sentiment, 9,596 / 1,066
+    tokens = datasets.ptb(split="train")                         # PTB words + <eos>
+    tagged = datasets.ud_treebank(split="train")                 # UD CoNLL-U (words, UPOS)
     datasets.available()                                         # what is there, and where
 
 Files are read from (and downloaded to) the data folder: the ``root=`` you pass, else the
@@ -27,6 +30,9 @@ from .playground import PLAYGROUND_PROBLEMS, playground
 from .tabular import (SKLEARN_DATASETS, Bunch, StandardScaler, load_breast_cancer,
                       load_diabetes, load_digits, load_iris, load_wine, standardize,
                       train_test_split)
+from .text import (Sentence, TaggedDataset, TextDataset, batchify, char_windows, lm_batches,
+                   ptb, read_conllu, rt_polarity, split_rt_polarity, sst2, text_available,
+                   text_corpus, tiny_shakespeare, ud_treebank)
 
 __all__ = ["available", "data_root", "DatasetFileError", "download_file",
            "MNIST", "FashionMNIST", "mnist_arrays", "read_idx",
@@ -36,7 +42,10 @@ __all__ = ["available", "data_root", "DatasetFileError", "download_file",
            "playground", "PLAYGROUND_PROBLEMS",
            "Bunch", "load_iris", "load_breast_cancer", "load_diabetes", "load_digits",
            "load_wine", "SKLEARN_DATASETS", "train_test_split", "standardize",
-           "StandardScaler"]
+           "StandardScaler",
+           "rt_polarity", "split_rt_polarity", "sst2", "read_conllu", "ud_treebank", "ptb",
+           "text_corpus", "tiny_shakespeare", "TextDataset", "TaggedDataset", "Sentence",
+           "batchify", "lm_batches", "char_windows"]
 
 
 def _sklearn_data_folder():
@@ -98,4 +107,5 @@ def available(root=None) -> list[dict]:
         where += " (one split missing)"
     out.append(dict(name="cifar10-jpg", kind="files", task="classification", ready=ready,
                     location=where, load="neurona.datasets.cifar10_jpg(train=True)"))
+    out += text_available(root)
     return out
