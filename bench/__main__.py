@@ -60,11 +60,13 @@ def machine_info() -> dict:
 def table(results: list[dict]) -> str:
     """A Markdown table of the results."""
     from .harness import format_seconds
-    rows = ["| workload | neurona | PyTorch | neurona / PyTorch |",
-            "| --- | ---: | ---: | ---: |"]
+    rows = ["| workload | neurona | PyTorch | neurona / PyTorch | GFLOP/s neurona / PyTorch |",
+            "| --- | ---: | ---: | ---: | ---: |"]
     for r in results:
+        rate = (f"{r['neurona_gflops']:.1f} / {r['torch_gflops']:.1f}"
+                if "neurona_gflops" in r else "")
         rows.append(f"| {r['name']} | {format_seconds(r['neurona_s'])} | "
-                    f"{format_seconds(r['torch_s'])} | {r['ratio']:.2f} |")
+                    f"{format_seconds(r['torch_s'])} | {r['ratio']:.2f} | {rate} |")
     return "\n".join(rows)
 
 
@@ -77,7 +79,9 @@ def update_readme(report: dict) -> None:
     block = (f"{BEGIN}\n"
              f"{m['cpu']}, {m['cores']} cores ({threads}); Python {m['python']}, "
              f"NumPy {m['numpy']}, PyTorch {m['torch']}, neurona {m['neurona']}; "
-             f"{m['date'][:10]}{' (--quick)' if report['quick'] else ''}.\n\n"
+             f"{m['date'][:10]}{' (--quick)' if report['quick'] else ''}"
+             + (f"; float32 GEMM 1024x1024 in NumPy: {m['numpy_gemm_gflops']:.0f} GFLOP/s"
+                if "numpy_gemm_gflops" in m else "") + ".\n\n"
              f"{table(report['results'])}\n{END}")
     text = README.read_text()
     if BEGIN not in text or END not in text:
@@ -106,7 +110,7 @@ def main(argv=None) -> int:
     except ImportError:
         raise SystemExit("bench needs PyTorch: pip install -e '.[test]'") from None
     from .harness import compare, format_seconds
-    from .workloads import WORKLOADS
+    from .workloads import WORKLOADS, gemm_gflops
 
     if args.list:
         for w in WORKLOADS:
@@ -136,9 +140,20 @@ def main(argv=None) -> int:
         results.append({"name": w.name, "description": w.description,
                         "neurona_s": t.a_s, "torch_s": t.b_s, "ratio": t.ratio,
                         "rounds": t.rounds, "calls_per_round": t.inner})
-        print(f"{w.name:24s} {format_seconds(t.a_s):>10s} {format_seconds(t.b_s):>10s} "
-              f"{t.ratio:7.2f}", flush=True)
+        line = (f"{w.name:24s} {format_seconds(t.a_s):>10s} {format_seconds(t.b_s):>10s} "
+                f"{t.ratio:7.2f}")
+        if w.flops is not None:
+            flops = w.flops()
+            results[-1].update(gflop=flops / 1e9, neurona_gflops=flops / t.a_s / 1e9,
+                               torch_gflops=flops / t.b_s / 1e9)
+            line += (f"   {flops / t.a_s / 1e9:5.1f} vs {flops / t.b_s / 1e9:5.1f} GFLOP/s")
+        print(line, flush=True)
     print("\nTimes are the median per call; ratio = neurona / PyTorch (lower is better).")
+    if any(w.flops is not None for w in chosen):
+        machine["numpy_gemm_gflops"] = gemm_gflops()
+        print(f"GFLOP/s: the conv and linear layers' arithmetic of a training step (3 x the "
+              f"forward's 2 x multiply-adds) per second, neurona vs PyTorch; this machine's "
+              f"float32 GEMM (1024x1024, NumPy): {machine['numpy_gemm_gflops']:.0f} GFLOP/s.")
 
     report = {"machine": machine, "quick": args.quick, "results": results}
     args.output.write_text(json.dumps(report, indent=2) + "\n")

@@ -24,7 +24,7 @@ import torch
 
 import neurona as nr
 
-__all__ = ["Workload", "WORKLOADS", "workload", "rng"]
+__all__ = ["Workload", "WORKLOADS", "workload", "rng", "gemm_gflops"]
 
 
 @dataclass
@@ -32,16 +32,18 @@ class Workload:
     name: str
     setup: Callable[[], tuple]
     description: str = ""
+    flops: Callable[[], float] | None = None     # FLOPs of one call, for a GFLOP/s figure
 
 
 WORKLOADS: list[Workload] = []
 
 
-def workload(name: str, description: str = ""):
-    """Register ``setup() -> (neurona_step, torch_step)`` under ``name``."""
+def workload(name: str, description: str = "", flops=None):
+    """Register ``setup() -> (neurona_step, torch_step)`` under ``name``; ``flops()``, when
+    given, counts the floating-point operations of one step (for a GFLOP/s figure)."""
     def register(setup):
         doc = " ".join((setup.__doc__ or "").split())     # the docstring on one line
-        WORKLOADS.append(Workload(name, setup, description or doc))
+        WORKLOADS.append(Workload(name, setup, description or doc, flops))
         return setup
     return register
 
@@ -217,3 +219,115 @@ def playground_train_step():
                       nr.tensor(x), nr.tensor(y)),
             make_step(tmodel, torch.optim.Adam(tmodel.parameters(), lr=0.03),
                       torch.nn.BCEWithLogitsLoss(), torch.tensor(x), torch.tensor(y)))
+
+
+# -- convolutional networks: where the time goes into im2col + GEMM ----------------------
+
+def gemm_gflops(n: int = 1024, repeat: int = 10) -> float:
+    """The machine's float32 matrix-product rate in NumPy, GFLOP/s: the best of ``repeat``
+    timings of an n x n by n x n product (2 n^3 floating-point operations)."""
+    import time
+    a = rng().standard_normal((n, n), dtype=np.float32)
+    b = rng(1).standard_normal((n, n), dtype=np.float32)
+    a @ b                                                  # warm-up
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best / 1e9
+
+
+def _train_step_flops(model, input_size, batch: int) -> float:
+    """FLOPs of one training step: forward 2 x multiply-adds (conv and linear layers), and
+    backward about twice the forward (dL/dx and dL/dW each cost one more product)."""
+    from neurona.models.summary import count_macs
+    return 3 * 2 * count_macs(model, input_size) * batch
+
+
+def _torch_twin(model):
+    """The same network in torch.nn, built from neurona's module tree (Conv2d, Linear,
+    pooling, BatchNorm2d, ReLU, Tanh, Dropout, Sequential with the same child names)."""
+    from collections import OrderedDict
+    T = torch.nn
+
+    def convert(m):
+        kind = type(m).__name__
+        if kind == "Sequential":
+            return T.Sequential(OrderedDict((n, convert(c)) for n, c in m._modules.items()))
+        if kind == "Conv2d":
+            return T.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride,
+                            m.padding, bias=m.bias is not None)
+        if kind == "Linear":
+            return T.Linear(m.in_features, m.out_features, bias=m.bias is not None)
+        if kind in ("MaxPool2d", "AvgPool2d"):
+            return getattr(T, kind)(m.kernel_size, m.stride)
+        if kind == "BatchNorm2d":
+            return T.BatchNorm2d(m.num_features)
+        if kind == "Dropout":
+            return T.Dropout(m.p)
+        return getattr(T, kind)()                          # ReLU, Tanh
+
+    class Twin(T.Module):
+        def __init__(self):
+            super().__init__()
+            for name, child in model._modules.items():
+                setattr(self, name, convert(child))
+
+        def forward(self, x):
+            return self.classifier(torch.flatten(self.features(x), 1))
+    twin = Twin()
+    _same_weights(model, twin)
+    return twin
+
+
+def _cnn_step(model, input_size, batch):
+    """(neurona_step, torch_step) for one SGD step (momentum 0.9) of ``model`` and its
+    torch twin on a fixed random batch: forward, cross-entropy, zero_grad, backward, step."""
+    from neurona import nn, optim
+    r = rng()
+    x = r.standard_normal((batch, *input_size), dtype=np.float32)
+    y = r.integers(0, 10, batch)
+    twin = _torch_twin(model)
+
+    def make_step(model, optimizer, loss_fn, x, y):
+        def step():
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return step
+
+    return (make_step(model, optim.SGD(model.parameters(), lr=0.01, momentum=0.9),
+                      nn.CrossEntropyLoss(), nr.tensor(x), nr.tensor(y)),
+            make_step(twin, torch.optim.SGD(twin.parameters(), lr=0.01, momentum=0.9),
+                      torch.nn.CrossEntropyLoss(), torch.tensor(x), torch.tensor(y)))
+
+
+def _lenet5():
+    from neurona.models import LeNet5
+    nr.manual_seed(0)
+    return LeNet5()
+
+
+def _alexnet_cifar():
+    from neurona.models import AlexNetCIFAR
+    nr.manual_seed(0)
+    return AlexNetCIFAR()
+
+
+@workload("LeNet-5 train step", flops=lambda: _train_step_flops(_lenet5(), (1, 28, 28), 128))
+def lenet5_train_step():
+    """One SGD step (momentum 0.9) of LeNet-5 (modern: ReLU, max pooling; 61,706
+    parameters) on a batch of 128 1x28x28 images: forward, cross-entropy, zero_grad,
+    backward, step. Same initial weights in both libraries."""
+    return _cnn_step(_lenet5(), (1, 28, 28), 128)
+
+
+@workload("AlexNetCIFAR train step",
+          flops=lambda: _train_step_flops(_alexnet_cifar(), (3, 32, 32), 64))
+def alexnet_cifar_train_step():
+    """One SGD step (momentum 0.9) of AlexNetCIFAR (5 conv + batch norm + 3 linear with
+    dropout, 1.5 million parameters) on a batch of 64 3x32x32 images: forward,
+    cross-entropy, zero_grad, backward, step. Same initial weights in both libraries."""
+    return _cnn_step(_alexnet_cifar(), (3, 32, 32), 64)

@@ -35,7 +35,7 @@ from neurona import optim, viz
 from neurona.cli import find_data_dir
 from neurona.models import LeNet5, save_checkpoint, summary
 from neurona.models.tasks import load_task
-from neurona.train import fit
+from neurona.train import Callback, fit
 from neurona.utils.data import DataLoader, TensorDataset
 from neurona.vision import random_crop_batch
 
@@ -56,6 +56,19 @@ class Shifted:
         for x, y in self.loader:
             yield random_crop_batch(x, 28, padding=self.pixels, fill=self.background,
                                     generator=self.generator), y
+
+
+class PrintEpoch(Callback):
+    """One line per epoch, as soon as it ends."""
+
+    def __init__(self, start):
+        self.start = start
+
+    def on_epoch_end(self, state, logs):
+        print(f"epoch {logs['epoch']:2d}: train loss {logs['loss']:.4f}  "
+              f"train accuracy {logs['accuracy']:.2%}  "
+              f"test accuracy {logs['val_accuracy']:.2%}   "
+              f"({time.perf_counter() - self.start:.0f} s)", flush=True)
 
 
 def main(data_dir=None, epochs=12, variant="modern", shift=2, out="examples-output", seed=0):
@@ -83,12 +96,8 @@ def main(data_dir=None, epochs=12, variant="modern", shift=2, out="examples-outp
     start = time.perf_counter()
     history = fit(model, train, epochs=epochs, loss_fn=model.loss_fn(), optimizer=optimizer,
                   scheduler=scheduler, val_loader=test, metrics=("accuracy",), seed=seed,
-                  progress=None)
+                  progress=None, callbacks=[PrintEpoch(start)])
     seconds = time.perf_counter() - start
-    for e in range(epochs):
-        print(f"epoch {e + 1:2d}: train loss {history['loss'][e]:.4f}  "
-              f"train accuracy {history['accuracy'][e]:.2%}  "
-              f"test accuracy {history['val_accuracy'][e]:.2%}")
     acc = history["val_accuracy"][-1]
     steps = epochs * len(train)
     print(f"LeNet-5 ({variant}): test accuracy {acc:.2%} after {epochs} epochs, "

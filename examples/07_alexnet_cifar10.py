@@ -42,7 +42,7 @@ from neurona import optim, viz
 from neurona.cli import find_data_dir
 from neurona.models import AlexNetCIFAR, save_checkpoint, summary
 from neurona.models.tasks import load_task
-from neurona.train import fit
+from neurona.train import Callback, fit
 from neurona.utils.data import DataLoader, TensorDataset
 from neurona.vision import random_crop_batch, random_flip_batch
 
@@ -85,6 +85,19 @@ def seconds_per_epoch(X, y, batch_size, n_test) -> float:
     return step * (steps + 0.4 * n_test / batch_size)
 
 
+class PrintEpoch(Callback):
+    """One line per epoch, as soon as it ends."""
+
+    def __init__(self, start):
+        self.start = start
+
+    def on_epoch_end(self, state, logs):
+        print(f"epoch {logs['epoch']:2d}: train loss {logs['loss']:.4f}  "
+              f"train accuracy {logs['accuracy']:.2%}  "
+              f"test accuracy {logs['val_accuracy']:.2%}   "
+              f"({time.perf_counter() - self.start:.0f} s)", flush=True)
+
+
 def main(data_dir=None, epochs=None, minutes=12.0, out="examples-output", seed=0,
          batch_size=64, lr=0.1):
     root = find_data_dir(data_dir, "cifar10")
@@ -117,12 +130,8 @@ def main(data_dir=None, epochs=None, minutes=12.0, out="examples-output", seed=0
     start = time.perf_counter()
     history = fit(model, train, epochs=epochs, loss_fn=model.loss_fn(), optimizer=optimizer,
                   scheduler=scheduler, val_loader=test, metrics=("accuracy",), seed=seed,
-                  progress=None)
+                  progress=None, callbacks=[PrintEpoch(start)])
     seconds = time.perf_counter() - start
-    for e in range(epochs):
-        print(f"epoch {e + 1:2d}: train loss {history['loss'][e]:.4f}  "
-              f"train accuracy {history['accuracy'][e]:.2%}  "
-              f"test accuracy {history['val_accuracy'][e]:.2%}")
     acc = history["val_accuracy"][-1]
     print(f"AlexNetCIFAR: test accuracy {acc:.2%} after {epochs} epochs on 10,000 images, "
           f"{seconds / 60:.1f} minutes wall time ({seconds / (epochs * len(train)) * 1e3:.0f} "

@@ -399,7 +399,7 @@ def cmd_train(args) -> int:
                    ("cosine", "onecycle") else "")
                 + f", batch {s['batch_size'] or 'all'}"
                 + (", augmentation: random shifts" + (" and flips" if task.image_shape[0] == 3
-                                                      else "") if s.get("augment") else ""))
+                                                      else "") if cnn and s["augment"] else ""))
     what = (f"images {'x'.join(map(str, task.image_shape))}" if cnn
             else f"{task.in_features} features")
     print(f"{s['model']} on {task.name}: {len(task.X_train)} training and "
@@ -407,8 +407,8 @@ def cmd_train(args) -> int:
           f"{f', {task.num_classes} classes' if task.num_classes else ''}; "
           f"{how}, {s['epochs']} epochs, seed {args.seed}")
     if cnn and not args.quiet:
-        from .models import summary
-        summary(model, model.input_shape)
+        from .models import summary as layer_table
+        layer_table(model, model.input_shape)
     start = time.perf_counter()
     history = _train_model(model, s, task, args.quiet)
     seconds = time.perf_counter() - start

@@ -475,8 +475,8 @@ def plot_feature_maps(model, x, path="feature_maps.png", max_maps: int = 12, lay
 
 def plot_misclassified(images, y_true, y_pred, path="misclassified.png", class_names=None,
                        max_images: int = 24, ncols: int = 8, title: str | None = None) -> str:
-    """The first ``max_images`` examples the model got wrong, each titled
-    ``predicted / true`` (class names when given)."""
+    """Up to ``max_images`` examples the model got wrong, evenly spread over the set, each
+    titled ``predicted / true`` (class names when given)."""
     y_true = _numpy(y_true).reshape(-1)
     y_pred = _numpy(y_pred).reshape(-1)
     images = _numpy(images)
@@ -488,10 +488,12 @@ def plot_misclassified(images, y_true, y_pred, path="misclassified.png", class_n
         ax.axis("off")
         ax.text(0.5, 0.5, f"no mistakes on {len(y_true)} examples", ha="center", va="center")
         return _save(fig, path)
-    pick = wrong[:max_images]
+    # spread over the whole set: with data sorted by class the first ones are all one class
+    pick = wrong[np.unique(np.linspace(0, len(wrong) - 1, min(max_images, len(wrong)))
+                           .round().astype(int))]
     titles = [f"{names(y_pred[i])[:12]} / {names(y_true[i])[:12]}" for i in pick]
     return plot_image_grid([images[i] for i in pick], path, titles=titles,
                            ncols=min(ncols, len(pick)),
                            suptitle=title or (f"{len(wrong)} of {len(y_true)} misclassified "
-                                              f"(predicted / true); first {len(pick)} shown"),
+                                              f"(predicted / true); {len(pick)} shown"),
                            cell=1.5)

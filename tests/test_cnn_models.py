@@ -91,6 +91,14 @@ def test_summary_counts_frozen_and_shared_parameters():
     assert [r.params for r in rows] == [20, 0, 0, 10]      # called twice, counted once
 
 
+def test_multiply_adds():
+    from neurona.models.summary import count_macs
+    # LeNet-5: C1 28*28*6*25, C3 10*10*16*150, C5 120*400, F6 84*120, output 10*84
+    assert count_macs(LeNet5(), (1, 28, 28)) == 117_600 + 240_000 + 48_000 + 10_080 + 840
+    assert count_macs(AlexNet(), (3, 224, 224)) == 714_188_480      # torchvision: 0.71 G
+    assert "Multiply-adds per example" in summary(LeNet5(), (1, 28, 28), print_fn=None)
+
+
 def test_summary_needs_an_input_size():
     with pytest.raises(ValueError, match="input_size"):
         summary(LeNet5(), print_fn=None)

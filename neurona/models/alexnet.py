@@ -29,8 +29,8 @@ torchvision state dict loads into it::
                 Linear(4096, num_classes)
 
 61,100,840 parameters with 1,000 classes; 58.6 million of them (96%) in the three
-fully-connected layers, while the convolutions do most of the arithmetic (about 0.66 of
-the 0.71 GFLOP multiply-adds of one image).
+fully-connected layers, while the convolutions do most of the arithmetic: 656 million of
+the 714 million multiply-adds of one image (``neurona.models.summary.count_macs``).
 
 :class:`AlexNetCIFAR` keeps the shape of the idea -- five convolutions with ReLU, max
 pooling after the first, second and fifth, three fully-connected layers with dropout --

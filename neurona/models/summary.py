@@ -27,17 +27,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["summary", "LayerInfo", "layer_table", "count_parameters"]
+__all__ = ["summary", "LayerInfo", "layer_table", "count_parameters", "count_macs"]
 
 
 class LayerInfo:
     """One row of the table: a call of a leaf module during the forward pass."""
 
-    __slots__ = ("name", "type", "output_shape", "params", "trainable")
+    __slots__ = ("name", "type", "output_shape", "params", "trainable", "macs")
 
-    def __init__(self, name, type_, output_shape, params, trainable):
+    def __init__(self, name, type_, output_shape, params, trainable, macs=0):
         self.name, self.type, self.output_shape = name, type_, output_shape
-        self.params, self.trainable = params, trainable
+        self.params, self.trainable, self.macs = params, trainable, macs
 
     def __repr__(self):
         return (f"LayerInfo({self.name!r}, {self.type}, output {self.output_shape}, "
@@ -48,6 +48,22 @@ def count_parameters(model, trainable_only: bool = False) -> int:
     """The number of scalar parameters of ``model`` (each shared tensor counted once)."""
     return sum(p.numel() for p in model.parameters()
                if p.requires_grad or not trainable_only)
+
+
+def _macs(module, output) -> int:
+    """Multiply-adds of one call of a Conv or Linear layer, per example of the batch:
+    every output number of a convolution is a dot product of length C_in/groups * kh * kw,
+    every output of a Linear one of length in_features."""
+    kind = type(module).__name__
+    shape = getattr(output, "shape", None)
+    if shape is None or not len(shape):
+        return 0
+    per_example = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+    if kind.startswith("Conv") and hasattr(module, "weight"):
+        return per_example * int(np.prod(module.weight.shape[1:]))
+    if kind in ("Linear", "Bilinear") and hasattr(module, "in_features"):
+        return per_example * int(module.in_features)
+    return 0
 
 
 def _shape_of(out):
@@ -113,7 +129,7 @@ def layer_table(model, input_size=None, batch_size: int = 1, dtype=None, device=
                 total = trainable = 0
             seen.add(id(module))
             rows.append(LayerInfo(name or type(module).__name__, type(module).__name__,
-                                  _shape_of(output), total, trainable))
+                                  _shape_of(output), total, trainable, _macs(module, output)))
         return hook
 
     handles = [m.register_forward_hook(hook_for(name)) for name, m in _leaves(model)]
@@ -136,6 +152,14 @@ def layer_table(model, input_size=None, batch_size: int = 1, dtype=None, device=
     return rows
 
 
+def count_macs(model, input_size, **kwargs) -> int:
+    """Multiply-adds of one forward pass of ``model`` per example (``input_size`` as for
+    :func:`summary`), counting the convolutions and linear layers (the rest --
+    activations, pooling, normalisation -- is small beside them).  FLOPs are about twice this; a training step (forward and
+    backward) about three times the forward's."""
+    return sum(r.macs for r in layer_table(model, input_size, **kwargs))
+
+
 def _format_shape(shape) -> str:
     if shape is None:
         return "-"
@@ -144,6 +168,13 @@ def _format_shape(shape) -> str:
     if not shape:
         return "()"
     return "(" + ", ".join(["N", *[str(s) for s in shape[1:]]]) + ")"
+
+
+def _human(n: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n:.0f}"
 
 
 def summary(model, input_size=None, batch_size: int = 1, dtype=None, device=None,
@@ -197,6 +228,10 @@ def summary(model, input_size=None, batch_size: int = 1, dtype=None, device=None
             if s:
                 act += int(np.prod(s[1:])) if len(s) > 1 else 1
     lines.append("-" * width)
+    macs = sum(r.macs for r in rows)
+    if macs:
+        lines.append(f"Multiply-adds per example, forward (conv and linear layers): "
+                     f"{_human(macs)}")
     lines.append(f"Parameters size (MB): {total * 4 / 2**20:.2f}")
     lines.append(f"Forward pass size per example (MB): {act * 4 / 2**20:.2f}  "
                  f"(layer outputs; backward keeps about as much again)")
