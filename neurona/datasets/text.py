@@ -433,16 +433,16 @@ def text_available(root=None) -> list[dict]:
     out = []
     entries = [
         ("rt-polarity", "rt-polarity", ["rt-polarity.neg", "rt-polarity.pos"],
-         "sentiment classification", "neurona.datasets.split_rt_polarity()", True),
-        ("sst2", "sst2", ["train.tsv", "dev.tsv"], "sentiment classification",
+         "sentiment", "neurona.datasets.split_rt_polarity()", True),
+        ("sst2", "sst2", ["train.tsv", "dev.tsv"], "sentiment",
          "neurona.datasets.sst2(split='train')", False),
         ("ptb", "ptb", ["ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"],
-         "word language modelling", "neurona.datasets.ptb(split='train')", True),
+         "word LM", "neurona.datasets.ptb(split='train')", True),
         ("tiny-shakespeare", "tiny-shakespeare", ["input.txt"],
-         "character language modelling", "neurona.datasets.tiny_shakespeare()", True),
+         "char LM", "neurona.datasets.tiny_shakespeare()", True),
         ("ud-english-ewt", "ud-english-ewt", ["en_ewt-ud-train.conllu",
                                               "en_ewt-ud-dev.conllu", "en_ewt-ud-test.conllu"],
-         "part-of-speech tagging", "neurona.datasets.ud_treebank(split='train')", True),
+         "POS tagging", "neurona.datasets.ud_treebank(split='train')", True),
     ]
     for name, folder, files, task, load, downloadable in entries:
         found = _find(root, folder, files)
