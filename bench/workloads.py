@@ -331,3 +331,46 @@ def alexnet_cifar_train_step():
     dropout, 1.5 million parameters) on a batch of 64 3x32x32 images: forward,
     cross-entropy, zero_grad, backward, step. Same initial weights in both libraries."""
     return _cnn_step(_alexnet_cifar(), (3, 32, 32), 64)
+
+
+@workload("char-LSTM step")
+def char_lstm_train_step():
+    """One SGD step of a character language model: Embedding 65->128, 2-layer LSTM with
+    hidden size 256, Linear 256->65, on a batch of 32 sequences of 64 characters: forward,
+    cross-entropy over all 2,048 positions, zero_grad, backward, step. Same initial weights
+    in both libraries."""
+    from neurona import nn, optim
+    V, E, H, T, N = 65, 128, 256, 64, 32
+
+    def build(nn):
+        class CharLSTM(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = nn.Embedding(V, E)
+                self.lstm = nn.LSTM(E, H, num_layers=2)
+                self.fc = nn.Linear(H, V)
+
+            def forward(self, x):
+                out, _ = self.lstm(self.emb(x))
+                return self.fc(out).reshape(-1, V)
+        return CharLSTM()
+
+    nr.manual_seed(0)
+    model, twin = build(nn), build(torch.nn)
+    _same_weights(model, twin)
+    r = rng()
+    x = r.integers(0, V, (T, N))
+    y = r.integers(0, V, T * N)
+
+    def make_step(model, optimizer, loss_fn, x, y):
+        def step():
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return step
+
+    return (make_step(model, optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(),
+                      nr.tensor(x), nr.tensor(y)),
+            make_step(twin, torch.optim.SGD(twin.parameters(), lr=0.1),
+                      torch.nn.CrossEntropyLoss(), torch.tensor(x), torch.tensor(y)))
