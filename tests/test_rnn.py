@@ -305,3 +305,4 @@ def test_repr_and_all_weights():
     m = nn.GRU(3, 4, num_layers=2, batch_first=True)
     assert repr(m) == repr(torch.nn.GRU(3, 4, num_layers=2, batch_first=True))
     assert len(m.all_weights) == 2 and len(m.all_weights[0]) == 4
+    m.flatten_parameters()

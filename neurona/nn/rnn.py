@@ -103,6 +103,10 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -stdv, stdv)
 
+    def flatten_parameters(self) -> None:
+        """A no-op kept for PyTorch code that calls it (cuDNN's packed weights; neurona
+        reads the parameters directly)."""
+
     @property
     def all_weights(self):
         return [[getattr(self, n) for n in self._flat_weights_names[i:i + (4 if self.bias else 2)]]
