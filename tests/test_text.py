@@ -344,3 +344,33 @@ def test_available_lists_text_corpora():
     for name in ("rt-polarity", "ptb", "tiny-shakespeare", "ud-english-ewt"):
         assert names[name]["ready"], names[name]
     assert not names["sst2"]["ready"] or "sst2" in names["sst2"]["location"].lower()
+
+
+def test_download_checks_checksums_offline(tmp_path, monkeypatch):
+    """download=True: the official files' bytes pass the sha256 check and land in
+    root/rt-polarity/; wrong bytes are refused (served from the shared copy, no network)."""
+    import io
+    from neurona.datasets import _files
+    src = shared_data_dir("rt-polarity")
+    served = []
+
+    class Response(io.BytesIO):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def fake_urlopen(url, timeout=None):
+        served.append(url)
+        return Response((src / url.rsplit("/", 1)[1]).read_bytes())
+    monkeypatch.setattr(_files, "urlopen", fake_urlopen)
+    texts, labels = rt_polarity(tmp_path, download=True)
+    assert len(texts) == 10_662 and len(served) == 2
+    assert sorted(p.name for p in (tmp_path / "rt-polarity").iterdir()) == \
+        ["rt-polarity.neg", "rt-polarity.pos"]
+
+    monkeypatch.setattr(_files, "urlopen", lambda url, timeout=None: Response(b"not it\n"))
+    with pytest.raises(RuntimeError, match="checksum mismatch"):
+        ptb(tmp_path / "other", "valid", download=True)
+    assert not any((tmp_path / "other" / "ptb").iterdir())      # nothing half-written
