@@ -36,7 +36,7 @@ DEFAULTS = {
     "perceptron": dict(epochs=100, lr=1.0, batch_size=None, optimizer="sgd"),
     # convolutional networks (images: mnist, fashion-mnist, cifar10, digits)
     "lenet5": dict(epochs=10, lr=2e-3, batch_size=128, optimizer="adam", scheduler="cosine"),
-    "alexnet-cifar": dict(epochs=30, lr=0.1, batch_size=64, optimizer="sgd", momentum=0.9,
+    "alexnet-cifar": dict(epochs=12, lr=0.1, batch_size=64, optimizer="sgd", momentum=0.9,
                           weight_decay=5e-4, scheduler="onecycle"),
     "alexnet": dict(epochs=30, lr=0.01, batch_size=64, optimizer="sgd", momentum=0.9),
 }
@@ -262,11 +262,12 @@ def _image_inputs(model, task, X, mean=None, std=None):
 
 class _AugmentedBatches:
     """The batches of ``loader`` with each image shifted at random by up to ``padding``
-    pixels (padded, then cropped back to size) and mirrored left-right half of the time --
-    AlexNet's data augmentation, done for a whole batch at once with NumPy indexing."""
+    pixels (padded with ``fill``, then cropped back to size) and, with ``flip``, mirrored
+    left-right half of the time -- AlexNet's data augmentation, done for a whole batch at
+    once with NumPy indexing."""
 
-    def __init__(self, loader, padding: int = 4, flip: bool = True):
-        self.loader, self.padding, self.flip = loader, padding, flip
+    def __init__(self, loader, padding: int = 4, flip: bool = True, fill: float = 0.0):
+        self.loader, self.padding, self.flip, self.fill = loader, padding, flip, fill
         self.generator = loader.generator          # fit(seed=...) seeds it
 
     def __len__(self):
@@ -276,16 +277,28 @@ class _AugmentedBatches:
         from .vision.transforms import random_crop_batch, random_flip_batch
         for x, y in self.loader:
             size = tuple(x.shape[-2:])
-            x = random_crop_batch(x, size, padding=self.padding, generator=self.generator)
+            x = random_crop_batch(x, size, padding=self.padding, fill=self.fill,
+                                  generator=self.generator)
             if self.flip:
                 x = random_flip_batch(x, generator=self.generator)
             yield x, y
 
 
 def _default_augment(s: dict) -> bool:
-    """Random shifts and flips for natural images (cifar10); not for digits and letters,
-    where a mirrored 2 or 7 is no longer the same class."""
-    return s["dataset"] == "cifar10"
+    """Random shifts (and flips, for colour photos) for cifar10, mnist and fashion-mnist;
+    not for the 8x8 digits, where a shift by one pixel is an eighth of the image."""
+    return s["dataset"] in ("cifar10", "mnist", "fashion-mnist")
+
+
+def _augmentation(task) -> dict:
+    """Colour photos: shifts by up to 4 pixels (filled with the mean, 0 after scaling) and
+    left-right flips.  Grey digits and clothes: shifts by up to 2 pixels, filled with
+    black, and no flips (a mirrored 2 or 7 is no longer the same digit)."""
+    if task.image_shape[0] == 3:
+        return dict(padding=4, flip=True, fill=0.0)
+    import numpy as np
+    black = float((0 - np.ravel(task.mean)[0]) / np.ravel(task.std)[0])
+    return dict(padding=2, flip=False, fill=black)
 
 
 def _train_cnn(model, s, task, quiet: bool) -> dict:
@@ -296,8 +309,7 @@ def _train_cnn(model, s, task, quiet: bool) -> dict:
     batch = s["batch_size"] or 64
     train_loader = _loader(X_train, task.y_train, batch, shuffle=True, seed=s["seed"])
     if s.get("augment"):
-        train_loader = _AugmentedBatches(train_loader, padding=4,
-                                         flip=task.image_shape[0] == 3)
+        train_loader = _AugmentedBatches(train_loader, **_augmentation(task))
     val_loader = _loader(X_test, task.y_test, 500, shuffle=False)
     optimizer = _make_optimizer(s["optimizer"], model.parameters(), s["lr"],
                                 s.get("momentum"), s.get("weight_decay"))
@@ -398,8 +410,9 @@ def cmd_train(args) -> int:
                 + (f" ({s['scheduler']} schedule)" if s.get("scheduler") in
                    ("cosine", "onecycle") else "")
                 + f", batch {s['batch_size'] or 'all'}"
-                + (", augmentation: random shifts" + (" and flips" if task.image_shape[0] == 3
-                                                      else "") if cnn and s["augment"] else ""))
+                + (f", augmentation: random shifts by up to {_augmentation(task)['padding']} "
+                   f"pixels" + (" and flips" if task.image_shape[0] == 3 else "")
+                   if cnn and s["augment"] else ""))
     what = (f"images {'x'.join(map(str, task.image_shape))}" if cnn
             else f"{task.in_features} features")
     print(f"{s['model']} on {task.name}: {len(task.X_train)} training and "
@@ -509,8 +522,11 @@ def cmd_datasets(args) -> int:
     for name, kind, ready, task, where in rows:
         mark = "yes" if ready else "no "
         note = "" if name in usable else "   (library only)"
+        if name == "cifar10-jpg":
+            note = "   (--dataset cifar10 trains on it when cifar10's batches are missing)"
         print(f"  {name:14s} {mark}  {kind:9s} {task:14s} {where}{note}")
-    print("\nMNIST is looked for in --data-dir, $NEURONA_DATA, ./data and ../shared/data.")
+    print("\nDataset files (mnist/, fashion-mnist/, cifar10-jpg/...) are looked for in "
+          "--data-dir, $NEURONA_DATA, ./data and ../shared/data.")
     return 0
 
 
@@ -530,10 +546,11 @@ def find_data_dir(data_dir=None, dataset: str = "mnist"):
     """The first folder of :func:`_data_dirs` where ``dataset``'s files are (None if none;
     mnist's for datasets that have no files)."""
     from pathlib import Path
-    from .datasets import MNIST, FashionMNIST, find_cifar10_jpg
+    from .datasets import CIFAR10, MNIST, FashionMNIST, find_cifar10_jpg
     key = str(dataset).strip().lower().replace("_", "-")
     found = {"fashion-mnist": lambda r: FashionMNIST.find_folder(Path(r), True),
-             "cifar10": lambda r: find_cifar10_jpg(r, True)}.get(
+             "cifar10": lambda r: (CIFAR10.find_folder(Path(r), True)
+                                   or find_cifar10_jpg(r, True))}.get(
         key, lambda r: MNIST.find_folder(Path(r), True))
     for root in _data_dirs(data_dir):
         if found(root) is not None:
@@ -588,8 +605,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lenet5: modern (ReLU, max pooling; default) or classic (tanh, "
                         "average pooling)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="CNNs: random shifts by up to 4 pixels (and left-right flips of "
-                        "colour images) while training (default: on for cifar10)")
+                   help="CNNs: random shifts by a few pixels (and left-right flips of "
+                        "colour images) while training (default: on for cifar10, mnist and "
+                        "fashion-mnist)")
     p.add_argument("--hidden", help="mlp: hidden sizes, e.g. 256,128")
     p.add_argument("--activation", help="mlp: relu, tanh or sigmoid; perceptron: step or "
                                         "sigmoid")

@@ -258,6 +258,31 @@ def test_image_inputs_for_the_cli_upsample_and_pad():
     assert X[0, 0, 0, 0] == -2.0 and X[0, 0, 2, 2] == 1.0       # (0 - 0.5) / 0.25
 
 
+def test_cli_batch_augmentation_shifts_and_flips():
+    from neurona.cli import _AugmentedBatches, _augmentation
+    from neurona.models.tasks import load_task
+    grey = _augmentation(load_task("digits", seed=0))
+    assert grey["padding"] == 2 and not grey["flip"] and grey["fill"] < 0   # black, scaled
+    X = np.arange(2 * 3 * 6 * 6, dtype=np.float32).reshape(2, 3, 6, 6)
+    loader = DataLoader(TensorDataset(nr.tensor(X), nr.tensor(np.arange(2))), batch_size=2,
+                        generator=nr.Generator().manual_seed(0))
+    batches = _AugmentedBatches(loader, padding=1, flip=True, fill=-1.0)
+    assert len(batches) == 1 and batches.generator is loader.generator
+    seen = set()
+    for _ in range(20):
+        (xb, yb), = list(batches)
+        xb = xb.numpy()
+        assert xb.shape == X.shape and yb.tolist() == [0, 1]
+        for img, orig in zip(xb, X):
+            inner = img[:, 1:-1, 1:-1]            # always inside the image after a 1-px shift
+            found = [(dy, dx, f) for dy in (-1, 0, 1) for dx in (-1, 0, 1) for f in (0, 1)
+                     if np.array_equal(inner, (orig[:, :, ::-1] if f else orig)
+                                       [:, 1 + dy:5 + dy, 1 + dx:5 + dx])]
+            assert found, "each image is a shifted (and maybe mirrored) copy"
+            seen.update(found)
+    assert len(seen) > 6                         # different shifts and both flips occur
+
+
 # ----------------------------------------------------------------------------- plots
 
 def test_cnn_plots(tmp_path):

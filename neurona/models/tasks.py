@@ -13,8 +13,9 @@ What each kind of dataset gets:
   one standard deviation for all of them, as mnist);
 * mnist, fashion-mnist: the official 60,000 / 10,000 split; pixels scaled to [0, 1] and
   then by the training set's overall mean and standard deviation (one number each);
-* cifar10: the JPEG copy's 10,000 training images (1,000 per class) and the official
-  10,000 test images; pixels scaled to [0, 1], then each colour channel by the training
+* cifar10: the official 50,000 / 10,000 split when its python batches are in the data
+  folder, else the shared JPEG copy (10,000 training images, 1,000 per class, and the
+  10,000 test images); pixels scaled to [0, 1], then each colour channel by the training
   set's mean and standard deviation of that channel;
 * the TensorFlow Playground's 2-D problems (circle, xor, gauss, spiral; plane and
   multi-gauss for regression): 500 generated points (noise 0.1), labels -1/+1 turned
@@ -158,11 +159,15 @@ def load_task(name: str, seed: int = 0, data_dir=None, n_points: int = 500,
 
 
 def _cifar10_task(data_dir) -> Task:
-    """CIFAR-10 from the shared JPEG copy (10,000 training images, the 10,000 test images):
-    flat rows of 3x32x32 pixels in [0, 1], scaled per colour channel."""
+    """CIFAR-10 from the official python batches when they are there, else from the shared
+    JPEG copy (10,000 training images, the 10,000 test images): flat rows of 3x32x32
+    pixels in [0, 1], scaled per colour channel."""
     from .. import datasets
-    X, y = datasets.cifar10_jpg(data_dir, train=True)
-    Xt, yt = datasets.cifar10_jpg(data_dir, train=False)
+    official = all(datasets.CIFAR10.find_folder(data_dir, train) is not None
+                   for train in (True, False))
+    load = datasets.cifar10_arrays if official else datasets.cifar10_jpg
+    X, y = load(data_dir, train=True)
+    Xt, yt = load(data_dir, train=False)
     X, y, Xt, yt = _numpy(X), _numpy(y), _numpy(Xt), _numpy(yt)
     C, H, W = IMAGE_SHAPES["cifar10"]
     channel_mean = X.mean(axis=(0, 2, 3), dtype=np.float64)            # (3,)
