@@ -50,7 +50,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from ..tensor import Tensor
-from ..utils.data import Dataset, default_collate
+from ._image import ArrayImageDataset
 from ._files import DatasetFileError, data_root, download_file
 
 __all__ = ["CIFAR10", "CIFAR100", "cifar10_arrays", "safe_unpickle", "cifar10_jpg",
@@ -141,7 +141,7 @@ def _str(x):
 
 # ----------------------------------------------------------------------------- the datasets
 
-class CIFAR10(Dataset):
+class CIFAR10(ArrayImageDataset):
     """CIFAR-10: 50,000 training and 10,000 test colour images, 32x32, 10 classes.
 
     Args:
@@ -301,25 +301,11 @@ class CIFAR10(Dataset):
             target = self.target_transform(target)
         return img, target
 
-    def get_batch(self, indices):
-        """A whole batch in one gather: float32 ``(B, 3, 32, 32)`` images and int64 labels."""
-        if self.transform is not None or self.target_transform is not None:
-            return default_collate([self[int(i)] for i in indices])
-        idx = np.asarray(indices, dtype=np.int64)
-        imgs = np.divide(self._chw[idx], np.float32(255), dtype=np.float32)
-        return [Tensor._wrap(imgs), Tensor._wrap(self._targets[idx])]
+    def _uint8_images(self, idx):
+        return self._chw[idx]
 
-    @property
-    def class_to_idx(self):
-        return {c: i for i, c in enumerate(self.classes)}
-
-    def __repr__(self):
-        lines = [f"Dataset {type(self).__name__}", f"    Number of datapoints: {len(self)}",
-                 f"    Root location: {self.root}",
-                 f"    Split: {'Train' if self.train else 'Test'}"]
-        if self.transform is not None:
-            lines.append(f"    Transform: {self.transform!r}")
-        return "\n".join(lines)
+    def _int_targets(self, idx):
+        return self._targets[idx]
 
 
 class CIFAR100(CIFAR10):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..tensor import Tensor
-from ..utils.data import Dataset, default_collate
+from ._image import ArrayImageDataset
 from ._files import DatasetFileError, data_root, download_file, gunzip, read_maybe_gzip
 
 __all__ = ["MNIST", "FashionMNIST", "mnist_arrays", "read_idx"]
@@ -78,7 +78,7 @@ def _names_in(folder: Path, name: str):
     return None
 
 
-class MNIST(Dataset):
+class MNIST(ArrayImageDataset):
     """The MNIST handwritten digits: 60,000 training and 10,000 test images, 28x28, 0-9.
 
     Args:
@@ -210,25 +210,11 @@ class MNIST(Dataset):
             target = self.target_transform(target)
         return img, target
 
-    def get_batch(self, indices):
-        """A whole batch in one gather: float32 ``(B, 1, 28, 28)`` images and int64 labels."""
-        if self.transform is not None or self.target_transform is not None:
-            return default_collate([self[int(i)] for i in indices])
-        idx = np.asarray(indices, dtype=np.int64)
-        imgs = np.divide(self.data._data[idx], np.float32(255), dtype=np.float32)
-        return [Tensor._wrap(imgs[:, None]), Tensor._wrap(self.targets._data[idx])]
+    def _uint8_images(self, idx):
+        return self.data._data[idx][:, None]
 
-    @property
-    def class_to_idx(self):
-        return {c: i for i, c in enumerate(self.classes)}
-
-    def __repr__(self):
-        lines = [f"Dataset {type(self).__name__}", f"    Number of datapoints: {len(self)}",
-                 f"    Root location: {self.root}",
-                 f"    Split: {'Train' if self.train else 'Test'}"]
-        if self.transform is not None:
-            lines.append(f"    Transform: {self.transform!r}")
-        return "\n".join(lines)
+    def _int_targets(self, idx):
+        return self.targets._data[idx]
 
 
 class FashionMNIST(MNIST):
