@@ -374,3 +374,21 @@ def test_download_checks_checksums_offline(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="checksum mismatch"):
         ptb(tmp_path / "other", "valid", download=True)
     assert not any((tmp_path / "other" / "ptb").iterdir())      # nothing half-written
+
+
+def test_tokenizers_round_trip_through_a_dict():
+    """to_dict / tokenizer_from_dict (how a checkpoint carries its tokenizer) give a
+    tokenizer that encodes exactly like the original; a broken description is refused."""
+    import json
+    from neurona.text import tokenizer_from_dict
+    chars = CharTokenizer(unknown="unk").fit("to be or not to be")
+    words = WordTokenizer(lower=True).fit(["To be, or not", "to be!"])
+    bpe = SubwordTokenizer.train(["to be or not to be"] * 10, vocab_size=280)
+    for tok, text in [(chars, "not toby?"), (words, "Not to BE, zebra"), (bpe, "to bee")]:
+        again = tokenizer_from_dict(json.loads(json.dumps(tok.to_dict())))
+        assert type(again) is type(tok)
+        assert again.encode(text) == tok.encode(text)
+    with pytest.raises(ValueError, match="not a tokenizer description"):
+        tokenizer_from_dict({"type": "morse"})
+    with pytest.raises(ValueError, match="broken word tokenizer"):
+        tokenizer_from_dict({"type": "word"})

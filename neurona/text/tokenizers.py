@@ -26,7 +26,7 @@ from ..tensor import Tensor
 from .batching import pad_batch
 from .vocab import DEFAULT_SPECIALS, Vocab
 
-__all__ = ["CharTokenizer", "WordTokenizer", "SubwordTokenizer"]
+__all__ = ["CharTokenizer", "WordTokenizer", "SubwordTokenizer", "tokenizer_from_dict"]
 
 
 def _as_id_list(ids) -> list[int]:
@@ -114,6 +114,13 @@ class CharTokenizer:
             out.append(itos[i])
         return "".join(out)
 
+    def to_dict(self) -> dict:
+        """JSON-friendly description (see :func:`tokenizer_from_dict`), e.g. to store the
+        tokenizer inside a model checkpoint."""
+        self._check_fitted()
+        return {"type": "char", "chars": list(self.itos), "unknown": self.unknown,
+                "unk_token": self.unk_token}
+
     def __repr__(self):
         return f"CharTokenizer({len(self)} characters, unknown={self.unknown!r})"
 
@@ -185,6 +192,12 @@ class WordTokenizer:
         self._check_vocab()
         return " ".join(self.vocab.lookup_tokens(_as_id_list(ids), skip_specials=skip_specials))
 
+    def to_dict(self) -> dict:
+        """JSON-friendly description (see :func:`tokenizer_from_dict`)."""
+        self._check_vocab()
+        return {"type": "word", "lower": self.lower, "pattern": self.pattern,
+                "vocab": self.vocab.to_dict()}
+
     def __repr__(self):
         v = f", vocab of {len(self.vocab)}" if self.vocab is not None else ""
         return f"WordTokenizer(lower={self.lower}{v})"
@@ -197,6 +210,28 @@ def _hf():
         raise ImportError("SubwordTokenizer needs Hugging Face's tokenizers library: "
                           "pip install 'neurona[text]'  (or: pip install tokenizers)") from None
     return tokenizers
+
+
+def tokenizer_from_dict(d: dict, source: str = "tokenizer"):
+    """Rebuild a tokenizer from its ``to_dict()`` description: ``{"type": "char", ...}``
+    or ``{"type": "word", ...}``; ``{"type": "subword", "json": ...}`` for a
+    :class:`SubwordTokenizer`. ``source`` names where ``d`` came from in errors."""
+    kind = d.get("type") if isinstance(d, dict) else None
+    try:
+        if kind == "char":
+            return CharTokenizer.from_vocab(d["chars"], unknown=d.get("unknown", "error"),
+                                            unk_token=d.get("unk_token", "<unk>"))
+        if kind == "word":
+            return WordTokenizer(lower=bool(d.get("lower", False)), pattern=d.get("pattern"),
+                                 vocab=Vocab.from_dict(d["vocab"], source))
+        if kind == "subword":
+            return SubwordTokenizer(_hf().Tokenizer.from_str(d["json"]),
+                                    pad_token=d.get("pad_token"))
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{source}: a broken {kind} tokenizer description (missing or "
+                         f"wrong field: {e})") from None
+    raise ValueError(f"{source}: not a tokenizer description (type {kind!r}; expected "
+                     "'char', 'word' or 'subword')")
 
 
 _PAD_NAMES = ("<pad>", "[PAD]", "<|pad|>", "<|padding|>", "<PAD>")
@@ -307,6 +342,12 @@ class SubwordTokenizer:
         except Exception as e:                    # noqa: BLE001 - the library's own error
             raise ValueError(f"{path}: not a loadable Hugging Face tokenizer.json ({e})") from None
         return cls(tok, pad_token=pad_token)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly description (the ``tokenizer.json`` text inside), see
+        :func:`tokenizer_from_dict`."""
+        return {"type": "subword", "json": self.tokenizer.to_str(),
+                "pad_token": self.pad_token}
 
     def save(self, path) -> Path:
         """Write ``tokenizer.json`` (readable by ``tokenizers`` and ``transformers``);
