@@ -13,6 +13,7 @@
 | ``lenet5`` | :class:`LeNet5` | LeCun et al. 1998: conv-pool-conv-pool-conv-fc-fc, 61,706 parameters |
 | ``alexnet`` | :class:`AlexNet` | Krizhevsky et al. 2012, torchvision's layout: 61,100,840 parameters |
 | ``alexnet-cifar`` | :class:`AlexNetCIFAR` | AlexNet's design sized for 32x32 CIFAR-10 images |
+| ``rnn-lm`` | :class:`RNNLanguageModel` | embedding -> LSTM/GRU/RNN -> next-token scores (word or char) |
 
 ``summary(model, input_size)`` prints a table of a network's layers, output shapes and
 parameter counts (like Keras' ``model.summary()``).
@@ -30,14 +31,15 @@ from .mlp import MLP
 from .perceptron import Perceptron, LOGIC_GATES
 from .lenet import LeNet5
 from .alexnet import AlexNet, AlexNetCIFAR
+from .rnn_lm import RNNLanguageModel, detach_state
 from .summary import summary, count_parameters
 
 __all__ = ["LinearRegression", "LogisticRegression", "MLP", "Perceptron", "LOGIC_GATES",
-           "LeNet5", "AlexNet", "AlexNetCIFAR", "summary", "count_parameters", "HalfMSELoss", "get", "available", "save_checkpoint",
+           "LeNet5", "AlexNet", "AlexNetCIFAR", "RNNLanguageModel", "detach_state", "summary", "count_parameters", "HalfMSELoss", "get", "available", "save_checkpoint",
            "load_checkpoint", "CheckpointError"]
 
 _REGISTRY = {cls.name: cls for cls in (LinearRegression, LogisticRegression, MLP, Perceptron,
-                                       LeNet5, AlexNet, AlexNetCIFAR)}
+                                       LeNet5, AlexNet, AlexNetCIFAR, RNNLanguageModel)}
 
 CHECKPOINT_FORMAT = "neurona.models/1"
 
