@@ -14,6 +14,7 @@
 | ``alexnet`` | :class:`AlexNet` | Krizhevsky et al. 2012, torchvision's layout: 61,100,840 parameters |
 | ``alexnet-cifar`` | :class:`AlexNetCIFAR` | AlexNet's design sized for 32x32 CIFAR-10 images |
 | ``rnn-lm`` | :class:`RNNLanguageModel` | embedding -> LSTM/GRU/RNN -> next-token scores (word or char) |
+| ``bilstm-tagger`` | :class:`BiLSTMTagger` | word embedding + char CNN -> BiLSTM -> a tag per word (POS tagging) |
 
 ``summary(model, input_size)`` prints a table of a network's layers, output shapes and
 parameter counts (like Keras' ``model.summary()``).
@@ -32,14 +33,15 @@ from .perceptron import Perceptron, LOGIC_GATES
 from .lenet import LeNet5
 from .alexnet import AlexNet, AlexNetCIFAR
 from .rnn_lm import RNNLanguageModel, detach_state
+from .tagger import BiLSTMTagger
 from .summary import summary, count_parameters
 
 __all__ = ["LinearRegression", "LogisticRegression", "MLP", "Perceptron", "LOGIC_GATES",
-           "LeNet5", "AlexNet", "AlexNetCIFAR", "RNNLanguageModel", "detach_state", "summary", "count_parameters", "HalfMSELoss", "get", "available", "save_checkpoint",
+           "LeNet5", "AlexNet", "AlexNetCIFAR", "RNNLanguageModel", "detach_state", "BiLSTMTagger", "summary", "count_parameters", "HalfMSELoss", "get", "available", "save_checkpoint",
            "load_checkpoint", "CheckpointError"]
 
 _REGISTRY = {cls.name: cls for cls in (LinearRegression, LogisticRegression, MLP, Perceptron,
-                                       LeNet5, AlexNet, AlexNetCIFAR, RNNLanguageModel)}
+                                       LeNet5, AlexNet, AlexNetCIFAR, RNNLanguageModel, BiLSTMTagger)}
 
 CHECKPOINT_FORMAT = "neurona.models/1"
 
