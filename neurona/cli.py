@@ -1,6 +1,9 @@
 """The ``neurona`` command.
 
     neurona train MODEL --dataset NAME    train a model of the zoo; checkpoint, history, plots
+    neurona train sentiment|nlm|char-lstm|pos-tagger|gradients   the language recipes
+    neurona generate CHECKPOINT --prompt  continue a prompt with a language model
+    neurona tag CHECKPOINT "sentence"     part-of-speech tags
     neurona evaluate CHECKPOINT           test a saved model on its dataset's test split
     neurona demo                          a one-minute tour of the first half of the course
     neurona datasets                      which datasets are available here, and where
@@ -388,6 +391,15 @@ def cmd_train(args) -> int:
     from . import manual_seed
     from .models import save_checkpoint
     from .models.tasks import load_task
+    from .cli_text import RECIPES, cmd_train_text
+    if args.model in RECIPES:
+        return cmd_train_text(args)
+    for option in ("arch", "max_steps", "max_minutes"):
+        if getattr(args, option) is not None:
+            raise CLIError(f"--{option.replace('_', '-')} is for the language recipes "
+                           f"({', '.join(RECIPES)}), not for {args.model}")
+    if args.dataset is None:
+        raise CLIError(f"{args.model}: give the data with --dataset NAME")
     s = _settings(args)
     s["seed"] = args.seed
     if s["optimizer"] is not None and str(s["optimizer"]).lower() not in OPTIMIZERS:
@@ -574,6 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .models import available as model_names
     from .models.tasks import dataset_names
+    from .cli_text import RECIPES, add_commands as add_text_commands
     parser = argparse.ArgumentParser(
         prog="neurona",
         description="neurona: a readable deep-learning library with PyTorch's API, on NumPy.")
@@ -586,10 +599,20 @@ def build_parser() -> argparse.ArgumentParser:
                     "plots (training curves, confusion matrix, decision boundary of 2-D "
                     "data; for the CNNs lenet5 and alexnet-cifar also the first layer's "
                     "filters, feature maps and misclassified images) to --out.",
-        epilog=f"models: {', '.join(model_names())}.  datasets: {', '.join(dataset_names())}.")
-    p.add_argument("model", help=f"one of: {', '.join(model_names())}")
-    p.add_argument("--dataset", required=True, metavar="NAME",
-                   help=f"one of: {', '.join(dataset_names())}")
+        epilog=f"models: {', '.join(model_names())}.  datasets: {', '.join(dataset_names())}.  "
+               f"Language recipes (each with its own dataset and defaults): "
+               f"{', '.join(RECIPES)}.")
+    p.add_argument("model", help=f"one of: {', '.join(model_names())}; or a language "
+                                 f"recipe: {', '.join(RECIPES)}")
+    p.add_argument("--dataset", metavar="NAME",
+                   help=f"one of: {', '.join(dataset_names())} (the language recipes have "
+                        f"their own: rt-polarity, ptb, tiny-shakespeare, ud-english-ewt)")
+    p.add_argument("--arch", help="sentiment: mean (pooled embeddings) or bilstm; nlm: "
+                                  "bengio or lstm; gradients: rnn, lstm or gru")
+    p.add_argument("--max-steps", type=int, dest="max_steps",
+                   help="language recipes: stop after this many optimizer steps")
+    p.add_argument("--max-minutes", type=float, dest="max_minutes",
+                   help="language recipes: stop training after this many minutes")
     p.add_argument("--epochs", type=int, help="passes over the training data")
     p.add_argument("--lr", type=float, help="learning rate (step size)")
     p.add_argument("--batch-size", type=int, dest="batch_size", help="examples per step")
@@ -645,6 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", dest="data_dir", help="folder holding dataset files")
     p.set_defaults(func=cmd_datasets)
 
+    add_text_commands(sub)
     return parser
 
 
@@ -654,7 +678,9 @@ def main(argv=None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
-    if getattr(args, "data_dir", None) is None and hasattr(args, "data_dir"):
+    from .cli_text import RECIPES
+    if getattr(args, "data_dir", None) is None and hasattr(args, "data_dir") \
+            and getattr(args, "model", None) not in RECIPES:
         args.data_dir = find_data_dir(None, getattr(args, "dataset", None) or "mnist")
     try:
         return args.func(args) or 0
