@@ -13,6 +13,8 @@
 | ``lenet5`` | :class:`LeNet5` | LeCun et al. 1998: conv-pool-conv-pool-conv-fc-fc, 61,706 parameters |
 | ``alexnet`` | :class:`AlexNet` | Krizhevsky et al. 2012, torchvision's layout: 61,100,840 parameters |
 | ``alexnet-cifar`` | :class:`AlexNetCIFAR` | AlexNet's design sized for 32x32 CIFAR-10 images |
+| ``embedding-bag`` | :class:`EmbeddingBagClassifier` | mean-pooled word embeddings -> feed-forward -> class scores |
+| ``lstm-classifier`` | :class:`LSTMClassifier` | (Bi)LSTM over a packed batch -> final states -> class scores |
 | ``rnn-lm`` | :class:`RNNLanguageModel` | embedding -> LSTM/GRU/RNN -> next-token scores (word or char) |
 | ``bilstm-tagger`` | :class:`BiLSTMTagger` | word embedding + char CNN -> BiLSTM -> a tag per word (POS tagging) |
 
@@ -32,16 +34,19 @@ from .mlp import MLP
 from .perceptron import Perceptron, LOGIC_GATES
 from .lenet import LeNet5
 from .alexnet import AlexNet, AlexNetCIFAR
+from .text_classifiers import EmbeddingBagClassifier, LSTMClassifier
 from .rnn_lm import RNNLanguageModel, detach_state
 from .tagger import BiLSTMTagger
 from .summary import summary, count_parameters
 
 __all__ = ["LinearRegression", "LogisticRegression", "MLP", "Perceptron", "LOGIC_GATES",
            "LeNet5", "AlexNet", "AlexNetCIFAR", "RNNLanguageModel", "detach_state", "BiLSTMTagger", "summary", "count_parameters", "HalfMSELoss", "get", "available", "save_checkpoint",
-           "load_checkpoint", "CheckpointError"]
+           "load_checkpoint", "CheckpointError",
+           "EmbeddingBagClassifier", "LSTMClassifier"]
 
 _REGISTRY = {cls.name: cls for cls in (LinearRegression, LogisticRegression, MLP, Perceptron,
-                                       LeNet5, AlexNet, AlexNetCIFAR, RNNLanguageModel, BiLSTMTagger)}
+                                       LeNet5, AlexNet, AlexNetCIFAR, RNNLanguageModel, BiLSTMTagger,
+                                       EmbeddingBagClassifier, LSTMClassifier)}
 
 CHECKPOINT_FORMAT = "neurona.models/1"
 
