@@ -27,14 +27,19 @@ def _finite_positive(values):
 def plot_gradient_norms(curves: dict, path="gradient_norms.png", title: str | None = None) -> str:
     """||dL/dh_t|| against the time step t, one line per entry of ``curves``
     (name -> array (T,), index 0 = the first step), on a log scale: a vanishing gradient
-    is a straight line falling to the left. Names containing 'init' are drawn dashed."""
+    is a straight line falling to the left. Names containing 'init' are drawn dashed; names
+    that differ only in a parenthesis ("rnn (init)", "rnn (trained)") share a colour."""
     if not curves:
         raise ValueError("plot_gradient_norms: no curves to plot")
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(7, 4.2))
+    colors = {}                      # one colour per model: "rnn (init)" and "rnn (trained)"
     for name, norms in curves.items():
         y = _finite_positive(norms)
-        ax.semilogy(np.arange(1, len(y) + 1), y, "--" if "init" in name else "-", label=name)
+        base = name.split(" (")[0]
+        colors.setdefault(base, f"C{len(colors)}")
+        ax.semilogy(np.arange(1, len(y) + 1), y, "--" if "init" in name else "-",
+                    color=colors[base], label=name)
     ax.set_xlabel("time step t (the label depends on t = 1)")
     ax.set_ylabel("||dL/dh_t||  (mean over the batch)")
     ax.set_title(title or "gradient norm against time step")
@@ -63,7 +68,7 @@ def plot_accuracy_vs_length(results: dict, path="accuracy_vs_length.png",
     ax.set_ylim(0, 1.02)
     ax.set_title(title or "remembering the first symbol across T steps")
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    ax.legend(loc="lower left")
     return _save(fig, path)
 
 
