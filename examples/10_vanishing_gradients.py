@@ -94,7 +94,9 @@ def main():
     print_table([(a,) + tuple(f"{accs[a].get(str(T), float('nan')):.3f}" for T in Ts)
                  for a in accs], ("arch",) + tuple(f"T={T}" for T in Ts))
 
-    print("3. exploding gradients (ReLU RNN, W_hh = 2 x orthogonal, SGD lr 0.05)")
+    d = G.DEFAULTS
+    print(f"3. exploding gradients (ReLU RNN, W_hh = {d['explode_gain']:g} x orthogonal, "
+          f"T={d['explode_T']}, SGD lr {d['explode_lr']:g})")
     rows = []
     for name, r in h["exploding"].items():
         rows.append((name, len(r["loss"]), f"{r['loss'][0]:.3g}",
