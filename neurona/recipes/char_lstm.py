@@ -306,22 +306,15 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
 
 def plot_curves(history: dict, path) -> str:
     """Training (mean over the steps since the last evaluation) and validation loss, in
-    nats per character, against the step; the uniform guess ln V would be far above."""
-    from ..viz import _save, require_matplotlib
-    plt = require_matplotlib()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(history["step"], history["train_loss"], "o-", label="train (running mean)")
-    ax.plot(history["step"], history["val_loss"], "s-", label="validation")
-    best = int(np.argmin(history["val_loss"]))
-    ax.annotate(f"{history['val_loss'][best]:.3f}",
-                (history["step"][best], history["val_loss"][best]),
-                textcoords="offset points", xytext=(0, -14), ha="center")
-    ax.set_xlabel("step (one window of every stream)")
-    ax.set_ylabel("cross-entropy (nats per character)")
-    ax.set_title("char-LSTM on tiny-shakespeare")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+    nats per character, against the step (:func:`neurona.viz_text.plot_training_curves`)."""
+    from ..viz_text import plot_training_curves
+    steps = history["step"]
+    best = min(history["val_loss"])
+    return plot_training_curves(
+        {"train (running mean)": (steps, history["train_loss"]),
+         "validation": (steps, history["val_loss"])}, path, xlabel="step",
+        ylabel="cross-entropy (nats per character)",
+        title=f"char-LSTM on tiny-shakespeare (best validation {best:.3f})")
 
 
 if __name__ == "__main__":
