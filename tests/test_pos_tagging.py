@@ -90,6 +90,12 @@ def test_unknown_words_map_to_unk_but_keep_their_characters():
     assert all(t in v.tags for _, t in out)
 
 
+def test_raw_text_is_split_like_ud_english():
+    words = P._words_of("I don't think Dr. Smith's U.S. trip cost $1,000.50!", P.TOKEN_PATTERN)
+    assert words == ["I", "do", "n't", "think", "Dr.", "Smith", "'s", "U.S.", "trip", "cost",
+                     "$", "1,000.50", "!"]
+
+
 def test_empty_sentence_is_an_error():
     v = toy_vocabs()
     model = small_model(v)
@@ -107,6 +113,9 @@ def test_malformed_conllu_names_file_and_line(tmp_path):
     (tmp_path / "xx_bad-ud-test.conllu").write_text(good, encoding="utf-8")
     with pytest.raises(DatasetFileError, match=r"xx_bad-ud-train\.conllu:8: expected 10"):
         P.load_treebank(tmp_path)
+    (tmp_path / "xx_bad-ud-train.conllu").write_text(good, encoding="utf-8")
+    with pytest.raises(DatasetFileError, match="no XPOS tags"):    # the XPOS column is _
+        P.load_treebank(tmp_path, tags="xpos")
     with pytest.raises(FileNotFoundError, match="no UD treebank"):
         P.find_treebank("nothing-here", tmp_path / "empty")
 

@@ -66,9 +66,12 @@ DEFAULTS = dict(
 )
 
 #: How :func:`tag` splits a raw sentence: like UD English, clitics are words of their own
-#: ("don't" -> "do n't", "it's" -> "it 's"), numbers keep their inner points and commas
-#: ("3.5", "1,000"), hyphenated words stay whole, every other symbol is a token.
-TOKEN_PATTERN = r"\w+(?=n't\b)|n't\b|'(?:s|re|ve|ll|d|m)\b|\w+(?:[-.,]\w+)*|[^\w\s]"
+#: ("don't" -> "do n't", "it's" -> "it 's"), a few abbreviations and initials keep their
+#: point ("Dr.", "U.S."), numbers keep their inner points and commas ("3.5", "1,000"),
+#: hyphenated words stay whole, every other symbol is a token.
+TOKEN_PATTERN = (r"(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Inc|Ltd|Co|Corp|vs|etc|e\.g|i\.e)\.(?!\w)"
+                 r"|(?:[A-Za-z]\.){2,}"
+                 r"|\w+(?=n't\b)|n't\b|'(?:s|re|ve|ll|d|m)\b|\w+(?:[-.,]\w+)*|[^\w\s]")
 
 IGNORE = -100           # the target of a padding position (CrossEntropyLoss skips it)
 PAD, UNK = "<pad>", "<unk>"
@@ -298,6 +301,7 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
     Returns ``{"metrics", "checkpoint", "plots", "wall_s", "history", "model", "vocabs"}``.
     """
     t_start = time.perf_counter()
+    dataset = dataset or DEFAULT
     if arch not in (None, "bilstm-tagger"):
         raise ValueError(f"pos_tagging: arch must be 'bilstm-tagger', got {arch!r}")
     unknown = sorted(set(options) - set(DEFAULTS))
