@@ -147,7 +147,9 @@ def test_train_on_any_treebank_and_checkpoint_round_trip(toy_treebank, tmp_path)
     in_memory = P.tag(result["model"], sentence)
     assert P.tag(ckpt, sentence) == in_memory
     assert [t for _, t in in_memory] == ["DET", "ADJ", "NOUN", "VERB", "ADV", "PUNCT"]
-    model, vocabs = P.load_tagger(ckpt)
+    loaded = P.load_tagger(ckpt)
+    assert P.tag(loaded, sentence.split()) == in_memory            # what `neurona tag` does
+    model, vocabs = loaded
     assert vocabs.tags == result["vocabs"].tags and vocabs.words == result["vocabs"].words
 
 

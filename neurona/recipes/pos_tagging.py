@@ -480,15 +480,18 @@ def _words_of(sentence, pattern: str) -> list:
 def tag(model_or_checkpoint, sentence, vocabs: TaggerVocabs | dict | None = None) -> list:
     """Tag one sentence: ``[(word, tag), ...]``.
 
-    ``model_or_checkpoint``: a checkpoint path, or a :class:`BiLSTMTagger` with its
-    vocabularies (``vocabs=``, a :class:`TaggerVocabs` or the checkpoint's extra dict;
-    models from :func:`train` / :func:`load_tagger` carry theirs).  ``sentence``: raw text
+    ``model_or_checkpoint``: a checkpoint path, what :func:`load_tagger` returns
+    (``(model, vocabs)``), or a :class:`BiLSTMTagger` with its vocabularies (``vocabs=``,
+    a :class:`TaggerVocabs` or the checkpoint's extra dict; models from :func:`train` /
+    :func:`load_tagger` carry theirs).  Load once and pass the model for many sentences.  ``sentence``: raw text
     (split by :data:`TOKEN_PATTERN`) or a list of words.  Unknown words map to ``<unk>``
     (the char features still see their spelling); an empty sentence raises ``ValueError``,
     as do vocabularies that do not fit the model.
     """
     if isinstance(model_or_checkpoint, (str, os.PathLike)):
         model, vocabs = load_tagger(model_or_checkpoint)
+    elif isinstance(model_or_checkpoint, tuple) and len(model_or_checkpoint) == 2:
+        return tag(model_or_checkpoint[0], sentence, vocabs=model_or_checkpoint[1])
     else:
         model = model_or_checkpoint
         if not isinstance(model, BiLSTMTagger):
