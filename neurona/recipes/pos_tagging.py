@@ -22,11 +22,18 @@ dropout (a word becomes ``<unk>`` with probability 0.05 so the ``<unk>`` row is 
 the unseen words of the test set), gradient clipping, the epoch with the best dev accuracy
 kept; test accuracy reported once, for that model.
 
-Results with :data:`DEFAULTS` (one CPU thread, with four other trainings running on the
-same two cores), ``neurona train pos-tagger`` / ``python examples/09_pos_tagging_ud.py``:
+Results with :data:`DEFAULTS` and seed 0 (``OMP_NUM_THREADS=1 python
+examples/09_pos_tagging_ud.py --data-dir ../shared/data``, the same as ``neurona train
+pos-tagger``), on a 2-core machine shared with four other trainings:
 
-    UD English-EWT v2.16 UPOS: test accuracy 0.9xx (dev 0.9xx), x epochs, wall xxx s
-    (about xx s per epoch)
+    UD English-EWT v2.16, UPOS: test accuracy 0.9529 on 25,094 words (dev 0.9474, best
+    epoch 8 of 10); words unseen in training (7.5% of the test words): 0.7768.
+    Wall time 409 s, 40 s per epoch (211 s of CPU in all: the job got about half a core).
+
+The same run repeats to the last digit.  For comparison: dropout 0.5 gave 0.9510; the
+first version (nn.Embedding's N(0, 1) init, lr 2e-3 constant, dropout 0.5) 0.9424 after
+776 s, its dev accuracy still 0.82 after epoch 1 against 0.93 now.  The tagger overfits
+after ~5 epochs (train 0.98, dev loss rising), so the dev-selected epoch matters.
 
 The checkpoint holds the word vocabulary (in the tokenizer), the character vocabulary and
 the tag set, so :func:`tag` needs nothing else.
