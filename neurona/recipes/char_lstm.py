@@ -23,9 +23,30 @@ Training, as in char-rnn:
 
 Results with :data:`DEFAULTS` (``neurona train char-lstm``; or
 ``python examples/12_char_lstm_shakespeare.py``), on this course's shared 2-core machine
-with other training jobs running, ``OMP_NUM_THREADS=1``:
+with other training jobs running, ``OMP_NUM_THREADS=1``::
 
-    (the measured numbers follow in the next commit)
+    python examples/12_char_lstm_shakespeare.py --out runs/char-lstm
+    2 x LSTM 256, embedding 64, dropout 0.1, 876,929 parameters; Adam 2e-3 -> 2e-4,
+    32 streams x 64 characters, 2,500 steps (5.1 passes, 5.1M characters):
+
+    step            250    500    750   1000   1500   2000   2500
+    val nats/char  2.184  1.920  1.810  1.712  1.631  1.598  1.582
+    (train 1.472; val 1.582 nats = 2.28 bits per character, perplexity 4.87;
+    the uniform guess is ln 65 = 4.17)
+
+    wall time 15.1 min (903 s; 558 s of CPU time -- the job got 61% of one core) with
+    other helpers' trainings running; an identical earlier run took 27.2 min on a
+    busier machine. Same seed, same numbers: both runs printed the same losses.
+
+A sample at temperature 0.8 from "ROMEO:" (the best checkpoint)::
+
+    ROMEO:
+    Gader thou was the absorjys, that heaven of the
+    stay in the day path suck intreen to the wrattless.
+
+    QUEEN ELIZABETH:
+    And, ere I not here; my father,
+    Fellow unginted to konder worse to him.
 """
 from __future__ import annotations
 
@@ -159,8 +180,10 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
 
     ``arch`` is the cell (``'lstm'``, ``'gru'``, ``'rnn'``); ``epochs`` (passes over the
     training text) replaces ``steps`` when given; ``max_steps``/``max_minutes`` cut the
-    run short. ``options`` override the other :data:`DEFAULTS` (``hidden_size=384``,
-    ``seq_len=100``, ``eval_every=100``...).
+    run short (the cosine schedule is planned for the full ``steps``, so a run cut by
+    ``max_minutes`` ends at a higher learning rate than a finished one). ``options``
+    override the other :data:`DEFAULTS` (``hidden_size=384``, ``seq_len=100``,
+    ``eval_every=100``...). The sample at each evaluation is printed unless ``quiet``.
     """
     import neurona as nt
     from .. import nn, optim
