@@ -165,13 +165,15 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
     stops = _stop_sequences(stop)
     rng = _make_rng(seed, generator)
 
+    first = next(iter(model.parameters()), None)
+    device = first.device if first is not None else None     # ids go where the weights are
     new: list[int] = []
     was_training = model.training
     model.eval()
     try:
         with no_grad():
             # read the whole prompt once; its last position scores the first new token
-            logits, state = model(tensor([prompt]), None)
+            logits, state = model(tensor([prompt], device=device), None)
             for _ in range(budget):
                 token = sample_next(_as_numpy(logits[0, -1]), temperature, top_k, top_p,
                                     rng, greedy)
@@ -180,7 +182,7 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
                 if stop_now or any(new[-len(s):] == s for s in stops if len(new) >= len(s)):
                     break
                 if len(new) < budget:               # one step: only the new token
-                    logits, state = model(tensor([[token]]), state)
+                    logits, state = model(tensor([[token]], device=device), state)
     finally:
         model.train(was_training)
     return new
