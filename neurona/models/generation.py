@@ -200,8 +200,10 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int, *,
             :func:`generate` (``max_new_tokens`` counts tokens: characters for a char model).
         tokenizer: the model's tokenizer (``encode``/``decode``), e.g. from
             :func:`load_causal_lm`.
-        prompt: the start of the text. Every character must be in the tokenizer's
-            vocabulary (else ``ValueError`` naming the character and its position). An
+        prompt: the start of the text, encoded by the tokenizer: a character tokenizer
+            (``unknown='error'``, as the recipes save it) raises ``ValueError`` naming a
+            character not in its vocabulary and its position; a word tokenizer reads an
+            unknown word as ``<unk>``. An
             empty prompt starts from the tokenizer's start token (``<bos>``, ``<s>``...)
             when it has one; a character tokenizer has none, so an empty prompt is a
             ``ValueError`` (give at least one character, e.g. ``"\\n"``).
