@@ -146,6 +146,10 @@ def test_short_ptb_run_learns_and_its_checkpoint_round_trips(arch, options, ptb_
     _, ids = lm._load_encoded(str(lm.find_ptb(ptb_dir).resolve()))
     assert lm.perplexity(model, ids["valid"][:3000]) == pytest.approx(m["val_perplexity"],
                                                                       rel=1e-4)
+    fresh = models.get(model.name, **model.get_config())          # init_from= reloads it
+    lm._load_weights(fresh, result["checkpoint"], tok.vocab)
+    assert lm.perplexity(fresh, ids["valid"][:500]) == pytest.approx(
+        lm.perplexity(model, ids["valid"][:500]), rel=1e-6)
     text = lm.sample(model, tok, "the company", length=8, seed=0)
     assert text.startswith("the company ") and len(text.split()) >= 8
 
