@@ -24,7 +24,7 @@ __all__ = ["RECIPES", "cmd_train_text", "cmd_generate", "cmd_tag", "add_commands
 RECIPES = {
     "sentiment": ("sentiment", "rt-polarity", ("mean", "bilstm")),
     "nlm": ("language_model", "ptb", ("bengio", "lstm")),
-    "char-lstm": ("char_lstm", "tiny-shakespeare", ()),
+    "char-lstm": ("char_lstm", "tiny-shakespeare", ("lstm", "gru", "rnn")),
     "pos-tagger": ("pos_tagging", "ud-english-ewt", ()),
     "gradients": ("gradients", "long-range", ("rnn", "lstm", "gru")),
 }
@@ -83,18 +83,31 @@ def cmd_train_text(args) -> int:
 def cmd_generate(args) -> int:
     """Continue --prompt with a causal language model, streaming tokens as they come."""
     from .models.generation import generate_text, load_causal_lm
+    from .text import CharTokenizer
     model, tokenizer = load_causal_lm(args.checkpoint)
     stop = [s.encode().decode("unicode_escape") for s in (args.stop or [])]
-    prompt = args.prompt.encode().decode("unicode_escape") if args.escapes else args.prompt
+    prompt = args.prompt
+    if prompt is None:               # a character model needs something to start from
+        prompt = "\n" if isinstance(tokenizer, CharTokenizer) else ""
+    elif args.escapes:
+        prompt = prompt.encode().decode("unicode_escape")
     for i in range(args.num_samples):
         if i:
             sys.stdout.write("\n" + "-" * 40 + "\n")
-        sys.stdout.write(prompt)
-        sys.stdout.flush()
+        shown = []
+
+        def stream(piece: str) -> None:
+            if not shown:            # the prompt, once it is known to encode
+                sys.stdout.write(prompt)
+                shown.append(True)
+            sys.stdout.write(piece)
+            sys.stdout.flush()
         generate_text(model, tokenizer, prompt, max_new_tokens=args.max_new_tokens,
                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                       greedy=args.greedy, stop=stop or None,
-                      seed=None if args.seed is None else args.seed + i, stream=sys.stdout)
+                      seed=None if args.seed is None else args.seed + i, stream=stream)
+        if not shown:
+            sys.stdout.write(prompt)
         sys.stdout.write("\n")
     return 0
 
@@ -117,8 +130,8 @@ def add_commands(sub) -> None:
                     "(a char-lstm or nlm checkpoint written by neurona train), streaming "
                     "each token as it is drawn.")
     p.add_argument("checkpoint", help="a model.safetensors with its tokenizer inside")
-    p.add_argument("--prompt", default="", help="the text to continue (default: empty, "
-                                                "for models that can start from nothing)")
+    p.add_argument("--prompt", help="the text to continue (default: a newline for a "
+                                    "character model, the start token for a word model)")
     p.add_argument("--max-new-tokens", type=int, default=200, dest="max_new_tokens",
                    help="how many tokens to add (default 200)")
     p.add_argument("--temperature", type=float, default=1.0,
@@ -127,8 +140,9 @@ def add_commands(sub) -> None:
     p.add_argument("--top-p", type=float, dest="top_p",
                    help="sample within the smallest set of probability >= p (nucleus)")
     p.add_argument("--greedy", action="store_true", help="always take the likeliest token")
-    p.add_argument("--stop", action="append", help="stop after this text (repeatable; "
-                                                   "escapes such as \\n allowed)")
+    p.add_argument("--stop", action="append",
+                   help="end the text just before this string (repeatable; escapes such "
+                        "as \\n allowed, e.g. --stop '\\n\\n')")
     p.add_argument("--seed", type=int, help="random seed for reproducible samples")
     p.add_argument("--num-samples", type=int, default=1, dest="num_samples")
     p.add_argument("--escapes", action="store_true",

@@ -244,8 +244,14 @@ def _read_checked(path: str) -> bytes:
 
 
 def _looks_like_pickle(data: bytes) -> bool:
-    """True for pickles (protocol 2+ starts with 0x80) and torch's zip archives ('PK')."""
-    return data[:1] == b"\x80" or data[:4] == b"PK\x03\x04"
+    """True for pickles (protocol 2+ starts with 0x80) and torch's zip archives ('PK').
+
+    A safetensors file starts with the 8-byte length of its JSON header, whose first byte
+    can be 0x80 too (a header of 128 + 256 k bytes); its 9th byte is then the header's
+    ``{``, which a pickle's is not."""
+    if data[:4] == b"PK\x03\x04":
+        return True
+    return data[:1] == b"\x80" and data[8:9] != b"{"
 
 
 def _parse_header(path: str, data: bytes) -> dict:

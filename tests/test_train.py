@@ -187,6 +187,22 @@ def test_pickle_files_are_refused_with_conversion_advice(tmp_path):
         nr.load(raw)
 
 
+def test_a_safetensors_header_length_starting_with_0x80_is_not_taken_for_a_pickle(tmp_path):
+    """The file starts with the header's length (little-endian); 1 header in 256 has a
+    low byte of 0x80, the pickle marker -- such a checkpoint must still load."""
+    import struct
+    for pad in range(300):
+        path = tmp_path / "w.safetensors"
+        nr.save({"w": nr.ones(3), "note": "x" * pad}, path)
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    else:
+        pytest.fail("no padding gave a header length with low byte 0x80")
+    assert struct.unpack("<Q", path.read_bytes()[:8])[0] % 256 == 0x80
+    loaded = nr.load(path)
+    np.testing.assert_array_equal(loaded["w"].numpy(), np.ones(3))
+
+
 # ============================================================================ PyTorch interop
 
 def torch_mlp(torch):

@@ -132,18 +132,6 @@ def _streams(ids, batch_size: int) -> np.ndarray:
     return batchify(ids, batch_size).numpy().T.copy()
 
 
-def _save(model, path, **extra) -> None:
-    """``models.save_checkpoint``, working around a bug of ``neurona.load`` (as of this
-    writing): it refuses a file whose first byte is 0x80 as "a pickle", but a safetensors
-    file starts with its header's length, whose low byte is 0x80 for 1 header in 256.
-    Then a padding entry changes the length. (Remove once serialization checks byte 8.)"""
-    from ..models import save_checkpoint
-    save_checkpoint(model, path, **extra)
-    with open(path, "rb") as f:
-        if f.read(1) == b"\x80":
-            save_checkpoint(model, path, **extra, padding=" " * 8)
-
-
 # ---------------------------------------------------------------------------- evaluation
 def evaluate_loss(model, streams: np.ndarray, seq_len: int = 256) -> float:
     """Mean cross-entropy (nats per character) of predicting every next character of
@@ -187,7 +175,7 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
     """
     import neurona as nt
     from .. import nn, optim
-    from ..models import RNNLanguageModel, count_parameters, detach_state
+    from ..models import RNNLanguageModel, count_parameters, detach_state, save_checkpoint
     from ..models.generation import generate_text
     from ..creation import tensor
     from ..text import CharTokenizer
@@ -256,7 +244,7 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
                         weights={k: v.detach().clone() for k, v in model.state_dict().items()})
             mark = " *"
             if out is not None:
-                _save(model, ckpt_path, tokenizer=tokenizer.to_dict(), dataset=str(dataset),
+                save_checkpoint(model, ckpt_path, tokenizer=tokenizer.to_dict(), dataset=str(dataset),
                       step=step, val_loss=val)
         say(f"  step {step:5d} (pass {step / steps_per_epoch:4.2f})  train {train_loss:.3f}  "
             f"val {val:.3f} nats/char ({val / math.log(2):.2f} bits){mark}  "
