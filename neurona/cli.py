@@ -543,15 +543,10 @@ def cmd_datasets(args) -> int:
 
 
 def _data_dirs(data_dir=None) -> list:
-    """Where to look for dataset files, first match first."""
-    if data_dir:
-        return [data_dir]
-    dirs = []
-    if os.environ.get("NEURONA_DATA"):
-        dirs.append(os.environ["NEURONA_DATA"])
-    dirs += [os.path.join(os.getcwd(), "data"),
-             os.path.join(os.getcwd(), os.pardir, "shared", "data")]
-    return dirs
+    """Where to look for dataset files, first match first (see
+    :func:`neurona.datasets._files.data_search_path`)."""
+    from .datasets._files import data_search_path
+    return [str(d) for d in data_search_path(data_dir or None)]
 
 
 def find_data_dir(data_dir=None, dataset: str = "mnist"):

@@ -35,13 +35,14 @@ TEXT_FOLDERS = {"rt-polarity": "rt-polarity", "ptb": "ptb",
 
 def find_text_data_dir(data_dir, dataset: str):
     """The data folder that holds ``dataset``'s folder (``rt-polarity/``, ``ptb/`` ...):
-    ``data_dir`` when given, else the first of $NEURONA_DATA, ./data, ../shared/data
-    that has it; None when none has it (the recipe then explains what is missing)."""
-    from .cli import _data_dirs
+    ``data_dir`` when given, else the first folder of ``data_search_path()`` that has
+    it; None when none has it (the recipe then looks itself and explains what is
+    missing)."""
+    from .datasets._files import data_search_path
     if data_dir:
         return data_dir
     folder = TEXT_FOLDERS.get(dataset)
-    for root in _data_dirs(None):
+    for root in data_search_path(None):
         if folder and os.path.isdir(os.path.join(root, folder)):
             return root
     return None

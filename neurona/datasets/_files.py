@@ -19,7 +19,7 @@ import zlib
 from pathlib import Path
 from urllib.request import urlopen
 
-__all__ = ["data_root", "DatasetFileError", "read_maybe_gzip", "gunzip", "download_file"]
+__all__ = ["data_root", "data_search_path", "DatasetFileError", "read_maybe_gzip", "gunzip", "download_file"]
 
 
 class DatasetFileError(ValueError):
@@ -35,6 +35,22 @@ def data_root(root=None) -> Path:
     if env:
         return Path(env).expanduser()
     return Path.cwd() / "data"
+
+
+def data_search_path(data_dir=None) -> list[Path]:
+    """The folders to look for a dataset's files in, first match first: ``[data_dir]``
+    when given; else ``$NEURONA_DATA``, ``./data``, ``../shared/data`` (from the current
+    directory), then ``data/`` and ``../shared/data`` next to the repository (for a
+    source checkout run from elsewhere)."""
+    if data_dir is not None:
+        return [Path(data_dir).expanduser()]
+    dirs = []
+    if os.environ.get("NEURONA_DATA"):
+        dirs.append(Path(os.environ["NEURONA_DATA"]).expanduser())
+    dirs += [Path.cwd() / "data", Path.cwd() / os.pardir / "shared" / "data"]
+    repo = Path(__file__).resolve().parents[2]
+    dirs += [repo / "data", repo.parent / "shared" / "data"]
+    return list(dict.fromkeys(dirs))
 
 
 def read_maybe_gzip(path) -> bytes:

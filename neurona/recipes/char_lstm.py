@@ -86,13 +86,8 @@ DEFAULTS = dict(
 
 # ---------------------------------------------------------------------------- data
 def _candidate_roots(data_dir) -> list[Path]:
-    if data_dir is not None:
-        return [Path(data_dir)]
-    from ..cli import _data_dirs
-    repo = Path(__file__).resolve().parents[2]
-    roots = [Path(d) for d in _data_dirs(None)]
-    roots += [repo / "data", repo.parent / "shared" / "data"]
-    return list(dict.fromkeys(roots))
+    from ..datasets._files import data_search_path
+    return data_search_path(data_dir)
 
 
 def find_text(dataset: str = DATASET, data_dir=None) -> Path:

@@ -90,9 +90,8 @@ def _candidate_roots(data_dir) -> list:
     ($NEURONA_DATA, ./data, ../shared/data) and the same next to the repository."""
     if data_dir is not None:
         return [Path(data_dir).expanduser()]
-    from ..cli import _data_dirs                 # lazy: the CLI imports the recipes
-    repo = Path(__file__).resolve().parents[2]
-    return [Path(d) for d in _data_dirs(None)] + [repo / "data", repo.parent / "shared" / "data"]
+    from ..datasets._files import data_search_path
+    return data_search_path(None)
 
 
 def find_treebank(dataset: str = DEFAULT, data_dir=None) -> Path:
