@@ -200,10 +200,10 @@ class EmbeddingBagClassifier(_TextClassifier):
         padding_idx: the id of ``<pad>`` (its row stays zero and is ignored by pooling).
         freeze_embedding: do not train the embedding table (pretrained vectors).
         embedding_init_std: the table starts as N(0, std^2).  PyTorch's default is std 1;
-            0.1 trains better here: with std 1 the random vectors are as long as the
-            learned ones, so a few steps fit the training set and the model overfits
-            before the words have moved (measured on rt-polarity: 0.77 vs 0.75 test
-            accuracy for the bag model).
+            0.1 trains better here: with std 1 the random starting vectors are large next
+            to the steps training takes, and their noise dominates the average (on
+            rt-polarity the bag model then needed 7 epochs and reached 0.754 test
+            accuracy, against 2 epochs and 0.770 with 0.1).
 
     forward(ids (N, T) int64, lengths (N,) = None, mask (N, T) = None) -> (N, num_classes).
     Without ``lengths`` or ``mask`` the mask is ``ids != padding_idx``.
