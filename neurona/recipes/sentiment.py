@@ -76,6 +76,7 @@ import numpy as np
 from .. import nn, optim
 from ..autograd import no_grad
 from ..creation import tensor
+from ..datasets._files import data_search_path
 from ..models import (EmbeddingBagClassifier, LSTMClassifier, load_checkpoint,
                       save_checkpoint)
 from ..random import manual_seed
@@ -124,22 +125,15 @@ PLOT_WORDS = {
 
 
 # -- data ---------------------------------------------------------------------------------
-def _candidate_roots(data_dir) -> list[Path]:
-    if data_dir is not None:
-        return [Path(data_dir).expanduser()]
-    from ..cli import _data_dirs                 # lazy: the CLI imports the recipes
-    repo = Path(__file__).resolve().parents[2]
-    return [Path(d) for d in _data_dirs(None)] + [repo / "data", repo.parent / "shared" / "data"]
-
-
 def find_data_root(dataset: str = DEFAULT, data_dir=None) -> Path:
     """The folder that holds ``rt-polarity.neg`` / ``.pos``: ``data_dir/rt-polarity``,
-    ``data_dir`` -- or each default data folder ($NEURONA_DATA, ./data, ../shared/data,
-    and the same next to the repository) the same way."""
+    ``data_dir`` -- or each folder of :func:`neurona.datasets._files.data_search_path`
+    ($NEURONA_DATA, ./data, ../shared/data, and the same next to the repository) the same
+    way."""
     if dataset != DEFAULT:
         raise ValueError(f"sentiment: dataset must be {DEFAULT!r}, got {dataset!r}")
     looked = []
-    for root in _candidate_roots(data_dir):
+    for root in data_search_path(data_dir):
         for folder in (root / DEFAULT, root):
             looked.append(str(folder))
             if (folder / "rt-polarity.neg").is_file() and (folder / "rt-polarity.pos").is_file():
@@ -196,7 +190,7 @@ def _batch(encoded, idx, word_dropout=0.0, rng=None, unk=1):
 def _find_ptb_train(data_dir) -> Path | None:
     """``ptb/ptb.train.txt`` next to the rt-polarity folder (``data_dir`` or its parent),
     else in the default data folders; None if nowhere."""
-    roots = _candidate_roots(data_dir) + (_candidate_roots(None) if data_dir else [])
+    roots = data_search_path(data_dir) + (data_search_path(None) if data_dir else [])
     for root in roots:
         for folder in (root / "ptb", root.parent / "ptb", root):
             if (folder / "ptb.train.txt").is_file():
