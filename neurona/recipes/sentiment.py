@@ -146,8 +146,8 @@ def find_data_root(dataset: str = DEFAULT, data_dir=None) -> Path:
 
 def load_data(data_dir=None, val_fraction: float = 0.1, seed: int = 0):
     """``{"train": (texts, labels), "val": ..., "test": ...}``: the fixed 90/10 split
-    (``split_rt_polarity(seed=0)``), and the last ``val_fraction`` of a seeded shuffle of
-    the training part as the validation set."""
+    (``split_rt_polarity(seed=0)``), and a random ``val_fraction`` of the training part
+    (drawn with ``seed``) as the validation set."""
     from ..datasets.text import split_rt_polarity
     train_set, test_set = split_rt_polarity(find_data_root(DEFAULT, data_dir), seed=0)
     texts, labels = train_set.texts, np.asarray(train_set.labels, np.int64)
@@ -402,9 +402,10 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
     model = _build_model(arch, len(tok.vocab), h)
     pre = None
     init = h.get("init_embedding")
+    init_note = "random" if init is None else init if isinstance(init, str) else "array"
     if isinstance(init, np.ndarray):
         model.load_pretrained_embeddings(init, freeze=h["freeze_embedding"])
-        h["init_embedding"] = f"array {init.shape}"
+        h["init_embedding"] = init_note = f"array {init.shape}"
     elif init == "ppmi":
         t0 = time.perf_counter()
         corpus, what = _unlabelled_corpus(tr_texts, h["ppmi_corpus"], data_dir, tok)
@@ -415,6 +416,7 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
         model.load_pretrained_embeddings(vectors, freeze=h["freeze_embedding"])
         say(f"embedding table started from PPMI-SVD word vectors counted in {what} "
             f"({time.perf_counter() - t0:.1f} s)")
+        init_note = f"ppmi: {what}"
     elif init == "mean" and arch == "bilstm":
         # stage 1: the course's model learns word vectors; the BiLSTM starts from them
         hm = {**DEFAULTS["mean"], "embedding_dim": h["embedding_dim"]}
@@ -425,9 +427,8 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
                                          freeze=h["freeze_embedding"])
         say(f"stage 2: the BiLSTM, its embedding table started from those vectors")
     elif init not in (None, "random"):
-        raise ValueError(f"sentiment: init_embedding must be None, 'ppmi' or (bilstm) "
-                         f"'mean', got "
-                         f"{h['init_embedding']!r}")
+        raise ValueError(f"sentiment: init_embedding must be None, 'ppmi', an array or "
+                         f"(bilstm only) 'mean', got {init!r}")
     n_params = sum(p.numel() for p in model.parameters())
     say(f"sentiment ({arch}: {model.name}, {n_params:,} parameters) on rt-polarity: "
         f"{len(y_tr)} train / {len(y_va)} val / {len(y_te)} test snippets, vocabulary "
@@ -460,8 +461,8 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
                "n_train": len(y_tr), "n_val": len(y_va), "n_test": len(y_te),
                "arch": arch, "model": model.name, "stopped_by": stopped,
                "wall_s": wall, "neighbours": neighbours}
+    metrics["init_embedding"] = init_note
     if pre is not None:
-        metrics["init_embedding"] = "mean"
         metrics["stage1_val_accuracy"] = pre["best"]["val_accuracy"]
         metrics["stage1_steps"] = pre["steps"]
     checkpoint, written = None, []
