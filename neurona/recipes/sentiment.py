@@ -51,10 +51,10 @@ Results with :data:`DEFAULTS` on the fixed split, seed 0 (``python
 examples/08_sentiment_rt_polarity.py``, which runs both; one CPU thread each, timed while
 other trainings shared the machine's two cores)::
 
-    arch     test accuracy   validation   best epoch / run   wall time
-    mean     0.7702          0.8010       2 / 5              11 s
-    bilstm   0.7720          0.8000       7 / 10             168 s (39 s of it counting
-                                                                    the PPMI vectors)
+    arch     test accuracy   validation   best epoch / run   wall time (two runs)
+    mean     0.7702          0.8010       2 / 5              11 s, 19 s
+    bilstm   0.7720          0.8000       7 / 10             168 s, 92 s (37-39 s of it
+                                                             counting the PPMI vectors)
 
 Other seeds (a different validation slice, initialisation and batch order; the same
 test split) give mean 0.7617 / 0.7749 (seeds 1, 2) and bilstm 0.7664 / 0.7636: with
