@@ -391,9 +391,12 @@ def cmd_train(args) -> int:
     from . import manual_seed
     from .models import save_checkpoint
     from .models.tasks import load_task
-    from .cli_text import RECIPES, cmd_train_text
+    from .cli_text import RECIPES, TEXT_MODELS, cmd_train_text
     if args.model in RECIPES:
         return cmd_train_text(args)
+    if args.model in TEXT_MODELS:
+        raise CLIError(f"{args.model} reads text: train it with "
+                       f"neurona train {TEXT_MODELS[args.model]}")
     for option in ("arch", "max_steps", "max_minutes"):
         if getattr(args, option) is not None:
             raise CLIError(f"--{option.replace('_', '-')} is for the language recipes "

@@ -17,7 +17,7 @@ import importlib
 import os
 import sys
 
-__all__ = ["RECIPES", "cmd_train_text", "cmd_generate", "cmd_tag", "add_commands",
+__all__ = ["RECIPES", "TEXT_MODELS", "cmd_train_text", "cmd_generate", "cmd_tag", "add_commands",
            "find_text_data_dir"]
 
 # recipe name -> (module under neurona.recipes, default dataset, --arch choices)
@@ -28,6 +28,11 @@ RECIPES = {
     "pos-tagger": ("pos_tagging", "ud-english-ewt", ()),
     "gradients": ("gradients", "long-range", ("rnn", "lstm", "gru")),
 }
+# zoo models that the recipes train (``neurona train MODEL`` points to the recipe)
+TEXT_MODELS = {"embedding-bag": "sentiment --arch mean",
+               "lstm-classifier": "sentiment --arch bilstm",
+               "rnn-lm": "nlm --arch lstm (words) or neurona train char-lstm (characters)",
+               "bengio-nlm": "nlm --arch bengio", "bilstm-tagger": "pos-tagger"}
 # the folder each text dataset's files live in, under a data folder
 TEXT_FOLDERS = {"rt-polarity": "rt-polarity", "ptb": "ptb",
                 "tiny-shakespeare": "tiny-shakespeare", "ud-english-ewt": "ud-english-ewt"}
