@@ -32,7 +32,8 @@ RECIPES = {
 TEXT_MODELS = {"embedding-bag": "sentiment --arch mean",
                "lstm-classifier": "sentiment --arch bilstm",
                "rnn-lm": "nlm --arch lstm (words) or neurona train char-lstm (characters)",
-               "bengio-nlm": "nlm --arch bengio", "bilstm-tagger": "pos-tagger"}
+               "bengio-nlm": "nlm --arch bengio", "bilstm-tagger": "pos-tagger",
+               "recurrent-classifier": "gradients"}
 # the folder each text dataset's files live in, under a data folder
 TEXT_FOLDERS = {"rt-polarity": "rt-polarity", "ptb": "ptb",
                 "tiny-shakespeare": "tiny-shakespeare", "ud-english-ewt": "ud-english-ewt"}

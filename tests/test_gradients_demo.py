@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import neurona as nr
-from neurona import nn
+from neurona import models, nn
 from neurona.random import manual_seed
 from neurona.recipes import gradients as G
 
@@ -154,7 +154,6 @@ def test_lstm_beats_rnn_at_a_long_T():
 
 
 def test_train_writes_metrics_plots_and_checkpoint(tmp_path):
-    from neurona.serialization import load
     result = G.train(out=tmp_path, max_steps=30, lengths=(5,), grad_T=8, tbptt_T=100,
                      explode_steps=5, epochs=1, quiet=True)
     m = result["metrics"]
@@ -165,10 +164,8 @@ def test_train_writes_metrics_plots_and_checkpoint(tmp_path):
         m["grad_norm_ratio_first_to_last"]["lstm (init)"]
     assert len(result["plots"]) == 4 and all((tmp_path / p).exists() for p in result["plots"])
     json.loads((tmp_path / "metrics.json").read_text())             # strict JSON, no NaN
-    ckpt = load(result["checkpoint"])
-    assert ckpt["model"] == "recurrent-classifier" and ckpt["config"]["arch"] == "lstm"
-    model = G.RecurrentClassifier(**ckpt["config"])
-    model.load_state_dict(ckpt["state_dict"])
+    model, _ = models.load_checkpoint(result["checkpoint"])      # the registry rebuilds it
+    assert isinstance(model, models.RecurrentClassifier) and model.arch == "lstm"
     with pytest.raises(ValueError, match="unknown arch"):
         G.train(arch="transformer", quiet=True)
     with pytest.raises(TypeError, match="unknown option"):

@@ -247,7 +247,7 @@ def test_registry_lists_and_builds_models():
     assert models.available() == ["alexnet", "alexnet-cifar", "bengio-nlm", "bilstm-tagger",
                                   "embedding-bag", "lenet5", "linear-regression",
                                   "logistic-regression", "lstm-classifier", "mlp",
-                                  "perceptron", "rnn-lm"]
+                                  "perceptron", "recurrent-classifier", "rnn-lm"]
     m = models.get("mlp", in_features=4, hidden=(8,), out_features=3)
     assert isinstance(m, MLP)
     assert isinstance(models.get("Logistic_Regression", in_features=3), LogisticRegression)

@@ -15,6 +15,7 @@
 | ``alexnet-cifar`` | :class:`AlexNetCIFAR` | AlexNet's design sized for 32x32 CIFAR-10 images |
 | ``embedding-bag`` | :class:`EmbeddingBagClassifier` | mean-pooled word embeddings -> feed-forward -> class scores |
 | ``lstm-classifier`` | :class:`LSTMClassifier` | (Bi)LSTM over a packed batch -> final states -> class scores |
+| ``recurrent-classifier`` | :class:`RecurrentClassifier` | embedding -> RNN/LSTM/GRU -> class from the last state h_T |
 | ``rnn-lm`` | :class:`RNNLanguageModel` | embedding -> LSTM/GRU/RNN -> next-token scores (word or char) |
 | ``bengio-nlm`` | :class:`BengioNLM` | Bengio et al. 2003: n-1 previous words -> embeddings -> tanh -> softmax |
 | ``bilstm-tagger`` | :class:`BiLSTMTagger` | word embedding + char CNN -> BiLSTM -> a tag per word (POS tagging) |
@@ -37,18 +38,21 @@ from .lenet import LeNet5
 from .alexnet import AlexNet, AlexNetCIFAR
 from .text_classifiers import EmbeddingBagClassifier, LSTMClassifier
 from .rnn_lm import RNNLanguageModel, detach_state
+from .sequence_classifier import RecurrentClassifier
 from .nlm import BengioNLM
 from .tagger import BiLSTMTagger
 from .summary import summary, count_parameters
 
 __all__ = ["LinearRegression", "LogisticRegression", "MLP", "Perceptron", "LOGIC_GATES",
-           "LeNet5", "AlexNet", "AlexNetCIFAR", "RNNLanguageModel", "detach_state", "BengioNLM", "BiLSTMTagger", "summary", "count_parameters", "HalfMSELoss", "get", "available", "save_checkpoint",
-           "load_checkpoint", "CheckpointError",
-           "EmbeddingBagClassifier", "LSTMClassifier"]
+           "LeNet5", "AlexNet", "AlexNetCIFAR", "EmbeddingBagClassifier", "LSTMClassifier",
+           "RecurrentClassifier", "RNNLanguageModel", "detach_state", "BengioNLM",
+           "BiLSTMTagger", "summary", "count_parameters", "HalfMSELoss", "get", "available",
+           "save_checkpoint", "load_checkpoint", "CheckpointError"]
 
 _REGISTRY = {cls.name: cls for cls in (LinearRegression, LogisticRegression, MLP, Perceptron,
-                                       LeNet5, AlexNet, AlexNetCIFAR, RNNLanguageModel, BengioNLM, BiLSTMTagger,
-                                       EmbeddingBagClassifier, LSTMClassifier)}
+                                       LeNet5, AlexNet, AlexNetCIFAR, EmbeddingBagClassifier,
+                                       LSTMClassifier, RecurrentClassifier, RNNLanguageModel,
+                                       BengioNLM, BiLSTMTagger)}
 
 CHECKPOINT_FORMAT = "neurona.models/1"
 
