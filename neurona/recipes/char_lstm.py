@@ -50,7 +50,6 @@ A sample at temperature 0.8 from "ROMEO:" (the best checkpoint)::
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -58,6 +57,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from ._report import write_metrics
 
 __all__ = ["train", "DEFAULTS", "find_text", "load_text", "evaluate_loss", "DATASET"]
 
@@ -298,9 +299,7 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
     plot_paths = []
     if out is not None:
         hparams = dict(cfg, steps=steps, seed=seed, dataset=str(dataset))
-        with open(out / "metrics.json", "w") as f:
-            json.dump({"metrics": metrics, "hyperparameters": hparams, "history": history},
-                      f, indent=2)
+        write_metrics(out, metrics, hparams, history)
         if sample:
             (out / "sample.txt").write_text(cfg["prompt"] + sample + "\n", encoding="utf-8")
         if plots and history["step"]:

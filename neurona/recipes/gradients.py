@@ -64,7 +64,6 @@ shared with 4 other training jobs -- the same numbers from both commands):
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -75,6 +74,7 @@ import numpy as np
 from .. import nn, optim
 from ..autograd import no_grad
 from ..creation import tensor
+from ._report import json_safe as _json_safe, write_metrics
 from ..models.sequence_classifier import ARCHS, RecurrentClassifier
 from ..nn import functional as F
 from ..random import manual_seed
@@ -423,21 +423,6 @@ def full_bptt_depth(T: int = 1000, hidden_size: int = 16, forget_bias: float = 5
 
 # ----------------------------------------------------------------------------- the recipe
 
-def _json_safe(value):
-    """``value`` with non-finite floats as the strings 'nan' / 'inf' / '-inf' (strict JSON
-    has no NaN) and NumPy scalars as Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
 def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, lr=None,
           batch_size=None, seed=0, max_steps=None, max_minutes=None, plots=True,
           quiet=False, **options) -> dict:
@@ -593,7 +578,6 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
     wall = time.time() - t_start
     metrics["wall_s"] = wall
     if out:
-        with open(os.path.join(out, "metrics.json"), "w") as f:
-            json.dump(_json_safe(metrics), f, indent=2)
+        write_metrics(out, metrics, {**cfg, "seed": seed}, history)
     return {"metrics": metrics, "checkpoint": checkpoint, "plots": plot_paths, "wall_s": wall,
             "history": history}

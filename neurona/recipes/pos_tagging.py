@@ -40,7 +40,6 @@ the tag set, so :func:`tag` needs nothing else.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -49,6 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ._report import log as _log, write_metrics
 
 from .. import nn, optim
 from ..autograd import no_grad
@@ -284,11 +285,6 @@ def evaluate(model, encoded, batch_size: int = 256, loss_fn=None) -> dict:
 
 
 # -- training -------------------------------------------------------------------------------
-def _log(quiet, *args):
-    if not quiet:
-        print(*args, flush=True)
-
-
 def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, lr=None,
           batch_size=None, seed=0, max_steps=None, max_minutes=None, plots=True,
           quiet=False, tags="upos", max_train_sentences=None, **options) -> dict:
@@ -412,9 +408,7 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
         os.makedirs(out, exist_ok=True)
         checkpoint = save_checkpoint(model, os.path.join(out, "model.safetensors"),
                                      dataset=dataset, tagset=tags, **vocabs.to_extra())
-        with open(os.path.join(out, "metrics.json"), "w", encoding="utf-8") as f:
-            json.dump({"metrics": metrics, "hyperparameters": hp, "history": history}, f,
-                      indent=1)
+        write_metrics(out, metrics, hp, history)
         if plots:
             plot_paths = _plots(out, history, data["test"], test["predictions"], vocabs)
     return {"metrics": metrics, "checkpoint": checkpoint, "plots": plot_paths,

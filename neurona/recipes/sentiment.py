@@ -65,7 +65,6 @@ says most.  ``neurona train sentiment --arch mean|bilstm`` gives the same number
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import time
@@ -77,6 +76,7 @@ from .. import nn, optim
 from ..autograd import no_grad
 from ..creation import tensor
 from ..datasets._files import data_search_path
+from ._report import write_metrics
 from ..models import (EmbeddingBagClassifier, LSTMClassifier, load_checkpoint,
                       save_checkpoint)
 from ..random import manual_seed
@@ -476,8 +476,7 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
         if plots:
             written = _write_plots(out, history, weight, tok.vocab, arch)
         metrics["wall_s"] = time.perf_counter() - start
-        with open(out / "metrics.json", "w") as f:
-            json.dump({**metrics, "hyperparameters": h}, f, indent=1)
+        write_metrics(out, metrics, h, history)
     return {"metrics": metrics, "checkpoint": checkpoint, "plots": written,
             "wall_s": time.perf_counter() - start, "history": history}
 
