@@ -72,6 +72,17 @@ def plot_accuracy_vs_length(results: dict, path="accuracy_vs_length.png",
     return _save(fig, path)
 
 
+def _mark_first_nonfinite(ax, values: np.ndarray, color, what: str) -> None:
+    """An x at the first NaN/inf of ``values`` (step = index + 1), drawn at the height of
+    the largest finite value before it, labelled with ``what`` and the value."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        ok = _finite_positive(values)[:bad[0]]
+        y = np.nanmax(ok) if ok.size and np.isfinite(ok).any() else 1.0
+        ax.plot(bad[0] + 1, y, "x", color=color, markersize=10,
+                label=f"{what} = {values[bad[0]]} at step {bad[0] + 1}")
+
+
 def plot_clipping(runs: dict, path="clipping.png", title: str | None = None) -> str:
     """Two panels: the training loss per step, and the total gradient norm BEFORE clipping,
     for each run in ``runs`` (name -> {"loss": [...], "grad_norm": [...]}); a run that
@@ -84,21 +95,11 @@ def plot_clipping(runs: dict, path="clipping.png", title: str | None = None) -> 
         loss = np.asarray(r["loss"], dtype=np.float64)
         steps = np.arange(1, len(loss) + 1)
         line, = ax_l.semilogy(steps, _finite_positive(loss), label=name)
-        bad = np.flatnonzero(~np.isfinite(loss))
-        if bad.size:
-            last_ok = _finite_positive(loss)[:bad[0]]
-            y = np.nanmax(last_ok) if last_ok.size and np.isfinite(last_ok).any() else 1.0
-            ax_l.plot(bad[0] + 1, y, "x", color=line.get_color(), markersize=10,
-                      label=f"{name}: loss = {loss[bad[0]]} at step {bad[0] + 1}")
+        _mark_first_nonfinite(ax_l, loss, line.get_color(), f"{name}: loss")
         norms = np.asarray(r["grad_norm"], dtype=np.float64)
         ax_g.semilogy(np.arange(1, len(norms) + 1), _finite_positive(norms),
                       color=line.get_color(), label=name)
-        bad = np.flatnonzero(~np.isfinite(norms))
-        if bad.size:
-            ok = _finite_positive(norms)[:bad[0]]
-            y = np.nanmax(ok) if ok.size and np.isfinite(ok).any() else 1.0
-            ax_g.plot(bad[0] + 1, y, "x", color=line.get_color(), markersize=10,
-                      label=f"{name}: norm = {norms[bad[0]]} at step {bad[0] + 1}")
+        _mark_first_nonfinite(ax_g, norms, line.get_color(), f"{name}: norm")
     ax_l.set_xlabel("step")
     ax_l.set_ylabel("training loss")
     ax_l.set_title("loss")

@@ -297,3 +297,24 @@ def float_array_pairs(draw, dtype=np.float32, min_value=-10.0, max_value=10.0, m
 def random_array(shape, dtype=np.float32, low=-2.0, high=2.0, seed=0) -> np.ndarray:
     """A reproducible uniform random array (for deterministic, non-Hypothesis tests)."""
     return np.random.default_rng(seed).uniform(low, high, size=shape).astype(dtype)
+
+
+def conllu(sentences) -> str:
+    """A CoNLL-U file's text for ``[(words, upos_tags), ...]`` (space-separated strings):
+    one comment line, one 10-column line per word, a blank line after each sentence."""
+    lines = []
+    for k, (words, tags) in enumerate(sentences):
+        lines.append(f"# sent_id = s{k}")
+        lines += [f"{i}\t{w}\t{w}\t{t}\t_\t_\t0\tdep\t_\t_"
+                  for i, (w, t) in enumerate(zip(words.split(), tags.split()), start=1)]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def assert_same_grads(model, twin, atol: float = 1e-5) -> None:
+    """Every parameter's .grad of a neurona ``model`` equals that of its torch ``twin``
+    (parameters matched by name)."""
+    named = dict(twin.named_parameters())
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), named[name].grad.numpy(), atol=atol,
+                                   err_msg=name)

@@ -11,7 +11,7 @@ import pytest
 
 from neurona.models.generation import generate_text, load_causal_lm
 from neurona.recipes import char_lstm
-from tests.conftest import shared_data_dir
+from conftest import shared_data_dir
 
 SHORT = dict(max_steps=200, eval_every=50, eval_chars=10_000, sample_chars=0,
              hidden_size=128, num_layers=1, embedding_dim=32, seq_len=32, batch_size=32,

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from helpers import conllu
 from neurona.cli import main
 
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
@@ -63,22 +64,14 @@ TOY = [("the cat sleeps .", "DET NOUN VERB PUNCT"), ("a dog runs .", "DET NOUN V
        ("dogs run quickly .", "NOUN VERB ADV PUNCT")]
 
 
-def _conllu(sentences) -> str:
-    lines = []
-    for k, (words, tags) in enumerate(sentences):
-        lines.append(f"# sent_id = s{k}")
-        lines += [f"{i}\t{w}\t{w}\t{t}\t_\t_\t0\tdep\t_\t_"
-                  for i, (w, t) in enumerate(zip(words.split(), tags.split()), start=1)]
-        lines.append("")
-    return "\n".join(lines) + "\n"
 
 
 def test_train_pos_tagger_on_any_treebank_then_tag(tmp_path, capsys):
     bank = tmp_path / "bank"
     bank.mkdir()
-    (bank / "xx_toy-ud-train.conllu").write_text(_conllu(TOY * 10), encoding="utf-8")
-    (bank / "xx_toy-ud-dev.conllu").write_text(_conllu(TOY), encoding="utf-8")
-    (bank / "xx_toy-ud-test.conllu").write_text(_conllu(TOY), encoding="utf-8")
+    (bank / "xx_toy-ud-train.conllu").write_text(conllu(TOY * 10), encoding="utf-8")
+    (bank / "xx_toy-ud-dev.conllu").write_text(conllu(TOY), encoding="utf-8")
+    (bank / "xx_toy-ud-test.conllu").write_text(conllu(TOY), encoding="utf-8")
     out = tmp_path / "run"
     assert main(["train", "pos-tagger", "--data-dir", str(bank), "--epochs", "15",
                  "--quiet", "--no-plots", "--out", str(out)]) == 0

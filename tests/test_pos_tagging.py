@@ -13,7 +13,8 @@ from neurona import models
 from neurona.datasets._files import DatasetFileError
 from neurona.models import BiLSTMTagger
 from neurona.recipes import pos_tagging as P
-from tests.conftest import shared_data_dir
+from conftest import shared_data_dir
+from helpers import conllu
 
 TOY = [("the cat sleeps .", "DET NOUN VERB PUNCT"),
        ("a dog runs .", "DET NOUN VERB PUNCT"),
@@ -22,14 +23,6 @@ TOY = [("the cat sleeps .", "DET NOUN VERB PUNCT"),
        ("a small cat runs quickly .", "DET ADJ NOUN VERB ADV PUNCT")]
 
 
-def conllu(sentences) -> str:
-    lines = []
-    for k, (words, tags) in enumerate(sentences):
-        lines.append(f"# sent_id = s{k}")
-        for i, (w, t) in enumerate(zip(words.split(), tags.split()), start=1):
-            lines.append(f"{i}\t{w}\t{w}\t{t}\t_\t_\t0\tdep\t_\t_")
-        lines.append("")
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import neurona as nr
+from helpers import assert_same_grads
 from neurona import models
 
 
@@ -38,10 +39,7 @@ def test_logits_and_gradients_match_torch(cell, tie):
     np.testing.assert_allclose(logits.detach().numpy(), tl.detach().numpy(), atol=2e-5)
     nr.nn.functional.cross_entropy(logits.reshape(-1, V), nr.tensor(y)).backward()
     torch.nn.functional.cross_entropy(tl.reshape(-1, V), torch.tensor(y)).backward()
-    named = dict(twin.named_parameters())
-    for name, p in model.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), named[name].grad.numpy(), atol=2e-5,
-                                   err_msg=name)
+    assert_same_grads(model, twin, atol=2e-5)
 
 
 def test_state_carries_the_sequence_on_and_detach_cuts_the_graph():
