@@ -349,3 +349,14 @@ def test_bilstm_runs_on_rt_polarity(tmp_path):
     assert np.mean(steps[-10:]) < np.mean(steps[:10])
     out = sentiment.predict(result["checkpoint"], ["a fine film", ""])
     assert out["probabilities"].shape == (2, 2) and out["empty"] == [False, True]
+
+
+def test_an_embedding_lookup_is_a_one_hot_row_times_the_table():
+    """e_w = x_w^T E: the dense vector of word w is row w of E, the same numbers as the
+    one-hot vector times the table (what the module docstring says)."""
+    nt.manual_seed(0)
+    emb = nt.nn.Embedding(12, 5)
+    ids = nt.tensor([[3, 0, 11], [7, 7, 2]])
+    one_hot = nt.nn.functional.one_hot(ids, 12).float()              # (2, 3, 12)
+    np.testing.assert_allclose((one_hot @ emb.weight).detach().numpy(),
+                               emb(ids).detach().numpy(), atol=1e-6)

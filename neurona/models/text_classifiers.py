@@ -6,6 +6,14 @@
 * :class:`LSTMClassifier` (``"lstm-classifier"``) -- read the words in order with a
   (bidirectional) LSTM and classify its final states.
 
+**One-hot versus dense word vectors.**  A word w of a vocabulary of V words can be the
+one-hot vector x_w (V numbers, a single 1): every two words are then equally far apart,
+and a layer reading it needs V weights per unit.  An embedding table E (V x d, d of a
+few dozen to a few hundred) gives each word a dense vector e_w = x_w^T E -- row w of E,
+which is what ``nn.Embedding`` looks up without building x_w (``F.one_hot(ids, V).float()
+@ E`` gives the same numbers).  E is learned with the rest of the network, so words used
+alike end up close (see :func:`neurona.text.similarity.nearest_neighbours`).
+
 Both take a padded batch ``ids`` (N, T) int64 (``<pad>`` = 0 after each sentence, as
 :func:`neurona.text.pad_batch` makes it) and the true ``lengths`` (N,) -- or a ``mask``
 (N, T), True at real tokens -- and return logits (N, num_classes).
