@@ -2,7 +2,8 @@
 
     python -m bench                  all workloads (about a minute), results to bench/results.json
     python -m bench --quick          fewer, shorter rounds (seconds; noisier)
-    python -m bench --only matmul    only workloads whose name contains "matmul" (repeatable)
+    python -m bench --only matmul    only workloads whose name contains "matmul" (repeatable;
+                                     results to bench/results-partial.json)
     python -m bench --list           the workload names
     python -m bench --update-readme  run everything, then rewrite the table in bench/README.md
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
+PARTIAL = HERE / "results-partial.json"
 README = HERE / "README.md"
 BEGIN, END = "<!-- bench-table:begin -->", "<!-- bench-table:end -->"
 
@@ -101,8 +103,10 @@ def main(argv=None) -> int:
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
     parser.add_argument("--update-readme", action="store_true",
                         help="rewrite the results table in bench/README.md")
-    parser.add_argument("--output", type=Path, default=RESULTS,
-                        help=f"where to write the JSON results (default {RESULTS})")
+    parser.add_argument("--output", type=Path,
+                        help=f"where to write the JSON results (default {RESULTS.name}; "
+                             f"with --only {PARTIAL.name}, so a partial run never "
+                             f"replaces the full table)")
     args = parser.parse_args(argv)
 
     try:
@@ -156,6 +160,8 @@ def main(argv=None) -> int:
               f"float32 GEMM (1024x1024, NumPy): {machine['numpy_gemm_gflops']:.0f} GFLOP/s.")
 
     report = {"machine": machine, "quick": args.quick, "results": results}
+    if args.output is None:
+        args.output = PARTIAL if args.only else RESULTS
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.output}")
     if args.update_readme:
