@@ -254,6 +254,18 @@ def test_empty_prompt_needs_a_start_token():
     assert len(text) >= 8
 
 
+def test_empty_prompt_of_a_word_model_starts_after_an_eos():
+    """PTB marks only sentence ends: with no <bos>, an empty prompt starts from <eos>."""
+    from neurona.models.generation import start_token_id
+    from neurona.text import Vocab, WordTokenizer
+    tok = WordTokenizer(pattern=r"\S+", vocab=Vocab(["<unk>", "<eos>"] + list("abcdefghi"),
+                                                      specials=["<unk>", "<eos>"]))
+    assert start_token_id(tok) == tok.vocab["<eos>"]
+    model = tiny_lm()
+    text = generate_text(model, tok, "", 6, greedy=True)
+    assert text.split() == tok.decode(generate(model, [1], 6, greedy=True)).split()
+
+
 def test_max_length_limits_prompt_and_generation():
     model = FixedLM(np.arange(V), max_length=5)
     with pytest.raises(ValueError, match="max_length=5"):

@@ -39,7 +39,9 @@ __all__ = ["generate", "generate_text", "load_causal_lm", "sample_next", "top_k_
            "top_p_filter", "softmax"]
 
 # names a tokenizer may use for its start-of-sequence token (tried in this order)
-START_TOKENS = ("<bos>", "<s>", "[BOS]", "<|endoftext|>", "[CLS]")
+# what an empty prompt starts from, the first the tokenizer has; "<eos>" last: in a corpus
+# such as PTB that marks only sentence ends, a new sentence starts after an <eos>
+START_TOKENS = ("<bos>", "<s>", "[BOS]", "<|endoftext|>", "[CLS]", "<eos>")
 
 
 # ---------------------------------------------------------------------------- one step
