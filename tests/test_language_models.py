@@ -12,7 +12,8 @@ import neurona as nr
 from neurona import models, nn
 from neurona.recipes import language_model as lm
 from neurona.text import tokenizer_from_dict
-from tests.conftest import shared_data_dir
+from conftest import shared_data_dir
+from helpers import assert_same_grads
 
 
 class TorchBengio(torch.nn.Module):
@@ -46,10 +47,7 @@ def test_bengio_logits_and_gradients_match_torch(direct):
     np.testing.assert_allclose(logits.detach().numpy(), tl.detach().numpy(), atol=1e-5)
     nn.functional.cross_entropy(logits, nr.tensor(y)).backward()
     torch.nn.functional.cross_entropy(tl, torch.tensor(y)).backward()
-    named = dict(twin.named_parameters())
-    for name, p in model.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), named[name].grad.numpy(), atol=1e-5,
-                                   err_msg=name)
+    assert_same_grads(model, twin, atol=1e-5)
 
 
 def test_bengio_causal_call_slides_the_window_and_carries_the_last_words():

@@ -53,7 +53,6 @@ samples from it.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -62,6 +61,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from ._report import log as _log, write_metrics
 
 from .. import nn, optim
 from ..autograd import no_grad
@@ -97,11 +98,8 @@ DEFAULTS = {
 
 # -- data -----------------------------------------------------------------------------------
 def _candidate_roots(data_dir) -> list:
-    if data_dir is not None:
-        return [Path(data_dir).expanduser()]
-    from ..cli import _data_dirs                 # lazy: the CLI imports the recipes
-    repo = Path(__file__).resolve().parents[2]
-    return [Path(d) for d in _data_dirs(None)] + [repo / "data", repo.parent / "shared" / "data"]
+    from ..datasets._files import data_search_path
+    return data_search_path(data_dir)
 
 
 def find_ptb(data_dir=None, dataset: str = DEFAULT) -> Path:
@@ -195,11 +193,6 @@ def perplexity(model, ids, batch_size: int = 10, bptt: int = 35) -> float:
 
 
 # -- training -------------------------------------------------------------------------------
-def _log(quiet, *args):
-    if not quiet:
-        print(*args, flush=True)
-
-
 def _build_model(arch: str, V: int, hp: dict, eos_id: int):
     if arch == "bengio":
         return BengioNLM(V, context_size=hp["context_size"], embedding_dim=hp["embedding_dim"],
@@ -388,9 +381,7 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
         checkpoint = save_checkpoint(model, os.path.join(out, "model.safetensors"),
                                      tokenizer=tokenizer.to_dict(), dataset=dataset,
                                      recipe="nlm", arch=arch, task="language-model")
-        with open(os.path.join(out, "metrics.json"), "w", encoding="utf-8") as f:
-            json.dump({"metrics": metrics, "hyperparameters": hp, "history": history}, f,
-                      indent=1)
+        write_metrics(out, metrics, hp, history)
         if plots:
             plot_paths = [_plot_curves(history, arch, os.path.join(out, "perplexity.png"))]
     return {"metrics": metrics, "checkpoint": checkpoint, "plots": plot_paths,
