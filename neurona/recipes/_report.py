@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["json_safe", "write_metrics", "log"]
+__all__ = ["json_safe", "write_metrics", "save_run", "log"]
 
 
 def json_safe(value):
@@ -57,6 +57,19 @@ def write_metrics(out, metrics: dict, hyperparameters: dict | None = None,
             os.unlink(tmp)
         raise
     return str(path)
+
+
+def save_run(out, model, metrics: dict, hyperparameters: dict | None = None,
+             history: dict | None = None, **extra) -> str:
+    """What a finished run leaves in ``out``: ``model.safetensors`` (the model with
+    ``extra`` -- its tokenizer, vocabularies, dataset name -- through
+    :func:`neurona.models.save_checkpoint`) and ``metrics.json``. Returns the checkpoint's
+    path."""
+    from ..models import save_checkpoint
+    Path(out).mkdir(parents=True, exist_ok=True)
+    checkpoint = save_checkpoint(model, Path(out) / "model.safetensors", **extra)
+    write_metrics(out, metrics, hyperparameters, history)
+    return checkpoint
 
 
 def log(quiet: bool, *args) -> None:

@@ -62,13 +62,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ._report import log as _log, write_metrics
+from ._report import log as _log, save_run
 
 from .. import nn, optim
 from ..autograd import no_grad
 from ..creation import tensor
 from ..datasets.text import ptb
-from ..models import BengioNLM, RNNLanguageModel, detach_state, load_checkpoint, save_checkpoint
+from ..models import BengioNLM, RNNLanguageModel, detach_state, load_checkpoint
 from ..random import manual_seed
 from ..text import Vocab, WordTokenizer, batchify
 
@@ -377,11 +377,9 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
 
     checkpoint, plot_paths = None, []
     if out is not None:
-        os.makedirs(out, exist_ok=True)
-        checkpoint = save_checkpoint(model, os.path.join(out, "model.safetensors"),
-                                     tokenizer=tokenizer.to_dict(), dataset=dataset,
-                                     recipe="nlm", arch=arch, task="language-model")
-        write_metrics(out, metrics, hp, history)
+        checkpoint = save_run(out, model, metrics, hp, history,
+                              tokenizer=tokenizer.to_dict(), dataset=dataset, recipe="nlm",
+                              arch=arch, task="language-model")
         if plots:
             plot_paths = [_plot_curves(history, arch, os.path.join(out, "perplexity.png"))]
     return {"metrics": metrics, "checkpoint": checkpoint, "plots": plot_paths,

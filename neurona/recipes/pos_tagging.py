@@ -49,14 +49,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ._report import log as _log, write_metrics
+from ._report import log as _log, save_run
 
 from .. import nn, optim
 from ..autograd import no_grad
 from ..creation import tensor
 from ..datasets._files import DatasetFileError
 from ..datasets.text import TaggedDataset, read_conllu
-from ..models import BiLSTMTagger, load_checkpoint, save_checkpoint
+from ..models import BiLSTMTagger, load_checkpoint
 from ..random import manual_seed
 from ..text import Vocab, WordTokenizer, check_vocab_matches, tokenizer_from_dict
 
@@ -405,10 +405,8 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
 
     checkpoint, plot_paths = None, []
     if out is not None:
-        os.makedirs(out, exist_ok=True)
-        checkpoint = save_checkpoint(model, os.path.join(out, "model.safetensors"),
-                                     dataset=dataset, tagset=tags, **vocabs.to_extra())
-        write_metrics(out, metrics, hp, history)
+        checkpoint = save_run(out, model, metrics, hp, history, dataset=dataset, tagset=tags,
+                              **vocabs.to_extra())
         if plots:
             plot_paths = _plots(out, history, data["test"], test["predictions"], vocabs)
     return {"metrics": metrics, "checkpoint": checkpoint, "plots": plot_paths,
