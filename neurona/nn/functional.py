@@ -61,3 +61,7 @@ from ..ops.pooling import (max_pool1d, max_pool2d, avg_pool1d, avg_pool2d,  # no
 __all__ += ["conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
             "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
             "adaptive_max_pool2d"]
+
+from ..ops.attention import scaled_dot_product_attention  # noqa: E402,F401
+
+__all__ += ["scaled_dot_product_attention"]

@@ -1,0 +1,220 @@
+"""Scaled dot-product attention, one fused op with a hand-written backward.
+
+Notation (the course's): queries Q (..., L, E), keys K (..., S, E), values V (..., S, Ev),
+scale s = 1/sqrt(d_k) with d_k = E unless ``scale`` is given, an additive mask M
+(..., L, S) (0 where a query may look at a key, -inf where it may not)::
+
+    A = Q K^T * s + M                    scores            (..., L, S)
+    P = softmax(A) along the keys         attention weights (each row sums to 1)
+    O = P V                               output            (..., L, Ev)
+
+i.e. O = softmax(QK^T/sqrt(d_k) + M) V.  With dropout (training only), P is replaced by
+P~ = P * D / (1 - p), D_ij ~ Bernoulli(1 - p), before it multiplies V.
+
+Backward, given dO (and dP~ from whoever read the returned weights, if any)::
+
+    dV  = P~^T dO
+    dP~ = dO V^T (+ dP~ from outside);     dP = dP~ * D / (1 - p)
+    dA  = P * (dP - rowsum(dP * P))       (the softmax backward, row by row)
+    dQ  = dA K * s,    dK = dA^T Q * s,    dM = dA (an additive float mask gets a gradient,
+                                                  summed over its broadcast dims, as torch)
+
+What is kept for backward: Q, K, V (the inputs, no copies), P (..., L, S) and, with
+dropout, the boolean keep-mask D.  Keeping P costs L*S numbers per head, the same as the
+scores; recomputing P from Q, K and the row log-sum-exp would save that memory at the cost
+of a second Q K^T product -- on NumPy memory is not the bottleneck, so P is kept.
+
+Rows whose keys are all masked (a boolean row of False, or a row of -inf) give P = 0 and
+O = 0 with zero gradients, as torch 2.13 does (older torch versions gave NaN).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..backend import xp_of
+from ..tensor import Tensor
+from .dropout import _uniform
+from ._util import fmt, unbroadcast
+
+__all__ = ["scaled_dot_product_attention"]
+
+
+def _swap(a):
+    return a.swapaxes(-1, -2)
+
+
+class ScaledDotProductAttention(Function):
+    """O = softmax(Q K^T * s + M) V (see the module docstring for the backward).
+
+    Inputs (arrays): q, k, v and, optionally, an additive float mask m.  Keyword
+    arguments: ``scale``, ``bool_mask`` (array: True = may attend), ``causal``,
+    ``dropout_p``, ``generator``, ``need_weights`` (also return P~ as a second output)."""
+
+    deterministic = False       # dropout draws random numbers (when dropout_p > 0)
+
+    def forward(self, q, k, v, m=None, scale=1.0, bool_mask=None, causal=False,
+                dropout_p=0.0, generator=None, need_weights=False):
+        xp = xp_of(q)
+        dt = q.dtype
+        s = dt.type(scale)
+        a = xp.matmul(q, _swap(k))                          # (..., L, S)
+        a *= s
+        if m is not None:
+            a = a + m
+        allowed = bool_mask
+        if causal:
+            L, S = a.shape[-2:]
+            tri = xp.tril(xp.ones((L, S), dtype=bool))      # upper-left aligned, as torch
+            allowed = tri if allowed is None else allowed & tri
+        if allowed is not None:
+            a = xp.where(allowed, a, dt.type(-np.inf))
+        # softmax along the keys; rows with every key masked (max = -inf) give P = 0
+        mx = a.max(axis=-1, keepdims=True) if a.shape[-1] else xp.zeros(a.shape[:-1] + (1,), dt)
+        mx = xp.where(xp.isneginf(mx), dt.type(0), mx)
+        p = a - mx
+        xp.exp(p, out=p)
+        den = p.sum(axis=-1, keepdims=True)
+        den = xp.where(den == 0, dt.type(1), den)
+        p /= den
+        self.p = p
+        if dropout_p > 0:
+            keep = _uniform(xp, p.shape, dt, generator) >= dropout_p
+            pd = p * keep * dt.type(1 / (1 - dropout_p)) if dropout_p < 1 else xp.zeros_like(p)
+            self.keep, self.dropout_p = keep, dropout_p
+        else:
+            pd = p
+            self.keep = None
+        out = xp.matmul(pd, v)
+        self.q, self.k, self.v, self.pd, self.s = q, k, v, pd, s
+        self.m_shape = None if m is None else m.shape
+        return (out, pd) if need_weights else out
+
+    def backward(self, g, gw=None):
+        q, k, v, p, pd, s = self.q, self.k, self.v, self.p, self.pd, self.s
+        xp = xp_of(g)
+        if g is None:                       # only the weights were used
+            dpd = gw
+            gv = None
+        else:
+            dpd = xp.matmul(g, _swap(v))
+            if gw is not None:
+                dpd = dpd + gw
+            gv = xp.matmul(_swap(pd), g)
+        if self.keep is not None:
+            dpd = dpd * self.keep * p.dtype.type(1 / (1 - self.dropout_p)) \
+                if self.dropout_p < 1 else xp.zeros_like(dpd)
+        da = dpd * p
+        da -= p * da.sum(axis=-1, keepdims=True)             # P * (dP - rowsum(dP * P))
+        needs = self.needs_input_grad
+        gq = unbroadcast(xp.matmul(da, k) * s, q.shape) if needs[0] else None
+        gk = unbroadcast(xp.matmul(_swap(da), q) * s, k.shape) if needs[1] else None
+        if needs[2]:
+            gv = xp.zeros_like(v) if gv is None else unbroadcast(gv, v.shape)
+        else:
+            gv = None
+        if self.m_shape is None:
+            return gq, gk, gv
+        gm = unbroadcast(da, self.m_shape) if needs[3] else None
+        return gq, gk, gv, gm
+
+
+def _sdpa_error(msg, *tensors):
+    return RuntimeError(f"scaled_dot_product_attention: {msg} (got "
+                        + ", ".join(f"{n} {fmt(t)}" for n, t in tensors) + ")")
+
+
+def _check(query, key, value, attn_mask, is_causal, dropout_p):
+    q, k, v = query._data, key._data, value._data
+    named = (("query", query), ("key", key), ("value", value))
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
+        raise _sdpa_error("query, key and value need at least 2 dims (..., L, E), "
+                          "(..., S, E), (..., S, Ev)", *named)
+    if q.dtype.kind != "f" or not (q.dtype == k.dtype == v.dtype):
+        raise _sdpa_error("query, key and value must be floating tensors of the same dtype; "
+                          "convert them with .float()", *named)
+    if q.shape[-1] != k.shape[-1]:
+        raise _sdpa_error(f"query and key must have the same last dim E, got {q.shape[-1]} "
+                          f"and {k.shape[-1]}", *named)
+    if k.shape[-2] != v.shape[-2]:
+        raise _sdpa_error(f"key and value must have the same number of positions S (dim -2), "
+                          f"got {k.shape[-2]} and {v.shape[-2]}", *named)
+    try:
+        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise _sdpa_error("the batch dims (all but the last two) of query, key and value "
+                          "must broadcast together", *named) from None
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1], got "
+                         f"{dropout_p}")
+    if attn_mask is not None:
+        if is_causal:
+            raise RuntimeError("scaled_dot_product_attention: pass either attn_mask or "
+                               "is_causal=True, not both (build the causal mask into "
+                               "attn_mask: mask & torch.ones(L, S).tril().bool())")
+        m = attn_mask._data
+        if m.dtype.kind != "b" and m.dtype != q.dtype:
+            raise _sdpa_error(f"attn_mask must be bool (True = may attend) or a float mask "
+                              f"of the query's dtype {q.dtype}, got {m.dtype}",
+                              *named, ("attn_mask", attn_mask))
+        try:
+            np.broadcast_shapes(m.shape, batch + (q.shape[-2], k.shape[-2]))
+        except ValueError:
+            raise _sdpa_error(f"attn_mask must broadcast to (..., L, S) = "
+                              f"{batch + (q.shape[-2], k.shape[-2])}",
+                              *named, ("attn_mask", attn_mask)) from None
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None, enable_gqa=False,
+                                 generator=None, _need_weights=False):
+    """softmax(Q K^T * scale + mask) V as one fused op (torch's signature and semantics).
+
+    Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); the
+    batch dims broadcast.  ``attn_mask``: bool (True = the query may attend to the key) or
+    an additive float mask of the query's dtype, broadcastable to (..., L, S).
+    ``is_causal``: query i sees keys 0..i (upper-left aligned).  ``scale`` defaults to
+    1/sqrt(E).  ``dropout_p`` > 0 drops attention weights (always: pass 0 in eval, as
+    torch).  ``_need_weights`` (internal, for MultiheadAttention) also returns the
+    (dropped-out) attention weights (..., L, S) as a second output.
+    """
+    if enable_gqa:
+        raise NotImplementedError("scaled_dot_product_attention: enable_gqa=True is not "
+                                  "supported; repeat key/value over the head dim instead")
+    _check(query, key, value, attn_mask, is_causal, dropout_p)
+    if scale is None:
+        scale = 1.0 / math.sqrt(query._data.shape[-1]) if query._data.shape[-1] else 1.0
+    kw = dict(scale=scale, causal=bool(is_causal), dropout_p=float(dropout_p),
+              generator=generator, need_weights=_need_weights)
+    if attn_mask is not None and attn_mask._data.dtype.kind == "b":
+        kw["bool_mask"] = attn_mask._data
+        attn_mask = None
+    if attn_mask is None:
+        return ScaledDotProductAttention.apply(query, key, value, **kw)
+    return ScaledDotProductAttention.apply(query, key, value, attn_mask, **kw)
+
+
+def _sdpa_reference(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+                    scale=None, generator=None):
+    """The unfused formula from existing ops (for tests): softmax(QK^T*s + M) V.
+
+    Rows with every key masked give NaN here (a plain softmax of -inf), unlike the fused op."""
+    from .dropout import dropout
+    from .softmax import softmax
+    E = query.shape[-1]
+    s = 1.0 / math.sqrt(E) if scale is None else scale
+    a = (query @ key.transpose(-2, -1)) * s
+    L, S = a.shape[-2], a.shape[-1]
+    if is_causal:
+        attn_mask = Tensor(np.tril(np.ones((L, S), dtype=bool)))
+    if attn_mask is not None:
+        if attn_mask.dtype.name == "bool":
+            a = a.masked_fill(attn_mask.logical_not(), float("-inf"))
+        else:
+            a = a + attn_mask
+    p = softmax(a, dim=-1)
+    if dropout_p > 0:
+        p = dropout(p, dropout_p, generator=generator)
+    return p @ value
