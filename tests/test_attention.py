@@ -172,3 +172,155 @@ def test_sdpa_errors():
         F.scaled_dot_product_attention(t(3), t(4, 3), t(4, 3))
     with pytest.raises(ValueError, match="dropout_p"):
         F.scaled_dot_product_attention(t(2, 3), t(4, 3), t(4, 3), dropout_p=1.5)
+
+
+# ----------------------------------------------------------------------------- MHA
+
+def _twin_mha(E, h, batch_first, kdim=None, vdim=None, bias=True, seed=0):
+    """A torch MHA and a neurona MHA holding the torch one's state_dict."""
+    torch.manual_seed(seed)
+    t = torch.nn.MultiheadAttention(E, h, bias=bias, kdim=kdim, vdim=vdim,
+                                    batch_first=batch_first).double()
+    n = nn.MultiheadAttention(E, h, bias=bias, kdim=kdim, vdim=vdim, batch_first=batch_first,
+                              dtype=neurona.float64)
+    n.load_state_dict({k: neurona.tensor(v.detach().numpy())
+                       for k, v in t.state_dict().items()})
+    return n, t
+
+
+def _run_both(n, t, arrays, **kw):
+    """Forward both layers on the same inputs, backward the same random upstream grads
+    through the output (and the weights), and compare outputs, weights, input and
+    parameter grads."""
+    n_in = [None if a is None else neurona.tensor(a, requires_grad=a.dtype.kind == "f")
+            for a in arrays[:3]]
+    t_in = [None if a is None else torch.tensor(a, requires_grad=a.dtype.kind == "f")
+            for a in arrays[:3]]
+    masks = {k: v for k, v in kw.items() if k in ("key_padding_mask", "attn_mask")}
+    rest = {k: v for k, v in kw.items() if k not in masks}
+    n_out, n_w = n(*n_in, **{k: neurona.tensor(v) for k, v in masks.items()}, **rest)
+    t_out, t_w = t(*t_in, **{k: torch.tensor(v) for k, v in masks.items()}, **rest)
+    assert_close(n_out, t_out, kind="matmul", what="attn_output")
+    assert (n_w is None) == (t_w is None)
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal(tuple(t_out.shape))
+    n_loss = (n_out * neurona.tensor(g)).sum()
+    t_loss = (t_out * torch.tensor(g)).sum()
+    if t_w is not None:
+        assert_close(n_w, t_w, kind="matmul", what="attn_weights")
+        gw = rng.standard_normal(tuple(t_w.shape))
+        n_loss = n_loss + (n_w * neurona.tensor(gw)).sum()
+        t_loss = t_loss + (t_w * torch.tensor(gw)).sum()
+    n_loss.backward()
+    t_loss.backward()
+    for i, (a, b) in enumerate(zip(n_in, t_in)):
+        assert_close(a.grad, b.grad, kind="matmul", what=f"grad of input {i}")
+    named = dict(t.named_parameters())
+    for name, p in n.named_parameters():
+        assert_close(p.grad, named[name].grad, kind="matmul", what=f"grad of {name}")
+    return n_out, n_w
+
+
+@st.composite
+def mha_configs(draw):
+    h = draw(st.sampled_from([1, 2, 3]))
+    E = h * draw(st.integers(1, 3))
+    N, L, S = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    kv = draw(st.sampled_from([(None, None), (2, 5), (E, 3)]))
+    return dict(E=E, h=h, N=N, L=L, S=S, kdim=kv[0], vdim=kv[1],
+                batch_first=draw(st.booleans()), unbatched=draw(st.booleans()),
+                bias=draw(st.booleans()),
+                need_weights=draw(st.booleans()), average=draw(st.booleans()),
+                kpm=draw(st.sampled_from([None, "bool", "float"])),
+                am=draw(st.sampled_from([None, "bool2", "float2", "bool3"])),
+                seed=draw(st.integers(0, 1000)))
+
+
+@given(mha_configs())
+@settings(max_examples=30)
+def test_mha_matches_torch(c):
+    E, h, N, L, S = c["E"], c["h"], c["N"], c["L"], c["S"]
+    n, t = _twin_mha(E, h, c["batch_first"], c["kdim"], c["vdim"], c["bias"], c["seed"])
+    rng = np.random.default_rng(c["seed"])
+    kd, vd = c["kdim"] or E, c["vdim"] or E
+
+    def seq(T, F_):
+        if c["unbatched"]:
+            return rng.standard_normal((T, F_))
+        return rng.standard_normal((N, T, F_) if c["batch_first"] else (T, N, F_))
+    q, k, v = seq(L, E), seq(S, kd), seq(S, vd)
+    kw = dict(need_weights=c["need_weights"], average_attn_weights=c["average"])
+    NB = 1 if c["unbatched"] else N
+    if c["kpm"]:
+        pad = rng.random((NB, S)) < 0.4
+        pad[:, 0] = False                     # keep one key per row (no all-masked rows)
+        if c["kpm"] == "float":
+            pad = np.where(pad, -np.inf, rng.standard_normal((NB, S)))
+        kw["key_padding_mask"] = pad[0] if c["unbatched"] else pad
+    if c["am"]:
+        shape = (L, S) if c["am"].endswith("2") else (NB * h, L, S)
+        am = rng.random(shape) < 0.4
+        am[..., 0] = False
+        if c["am"] == "float2":
+            am = rng.standard_normal(shape)
+        kw["attn_mask"] = am
+    _run_both(n, t, [q, k, v], **kw)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_mha_self_attention_causal(batch_first):
+    n, t = _twin_mha(6, 2, batch_first)
+    x = np.random.default_rng(1).standard_normal((2, 5, 6) if batch_first else (5, 2, 6))
+    causal = ~np.tril(np.ones((5, 5), dtype=bool))
+    for need in (False, True):
+        n.zero_grad()
+        t.zero_grad()
+        _run_both(n, t, [x, x, x], attn_mask=causal, is_causal=True, need_weights=need)
+
+
+def test_mha_parameters_init_and_state_dict_layout():
+    neurona.manual_seed(0)
+    m = nn.MultiheadAttention(8, 2)
+    t = torch.nn.MultiheadAttention(8, 2)
+    assert list(m.state_dict()) == list(t.state_dict())
+    for k, v in t.state_dict().items():
+        assert tuple(m.state_dict()[k].shape) == tuple(v.shape), k
+    assert np.all(m.in_proj_bias.detach().numpy() == 0)
+    assert np.all(m.out_proj.bias.detach().numpy() == 0)
+    bound = np.sqrt(6 / (8 + 24))            # xavier_uniform_ on the (3E, E) matrix
+    w = m.in_proj_weight.detach().numpy()
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
+    m2 = nn.MultiheadAttention(8, 2, kdim=3, vdim=5, bias=False)
+    t2 = torch.nn.MultiheadAttention(8, 2, kdim=3, vdim=5, bias=False)
+    assert list(m2.state_dict()) == list(t2.state_dict())
+    assert m2.in_proj_weight is None and m2.in_proj_bias is None
+
+
+def test_mha_dropout_only_in_training():
+    neurona.manual_seed(0)
+    m = nn.MultiheadAttention(8, 2, dropout=0.5, batch_first=True)
+    x = neurona.randn(2, 6, 8)
+    _, w_train = m(x, x, x, average_attn_weights=False)
+    assert (w_train.detach().numpy() == 0).mean() > 0.3
+    m.eval()
+    o1, w1 = m(x, x, x)
+    o2, w2 = m(x, x, x)
+    np.testing.assert_array_equal(o1.detach().numpy(), o2.detach().numpy())
+    np.testing.assert_allclose(w1.detach().numpy().sum(-1), 1, rtol=1e-5)
+
+
+def test_mha_errors():
+    with pytest.raises(ValueError, match="divisible by num_heads"):
+        nn.MultiheadAttention(10, 3)
+    with pytest.raises(NotImplementedError, match="add_bias_kv"):
+        nn.MultiheadAttention(8, 2, add_bias_kv=True)
+    m = nn.MultiheadAttention(8, 2)
+    x = neurona.zeros(4, 2, 8)
+    with pytest.raises(RuntimeError, match="query has 7 features"):
+        m(neurona.zeros(4, 2, 7), x, x)
+    with pytest.raises(RuntimeError, match="2D attn_mask"):
+        m(x, x, x, attn_mask=neurona.zeros(3, 4))
+    with pytest.raises(RuntimeError, match="key_padding_mask of shape"):
+        m(x, x, x, key_padding_mask=neurona.zeros(4, 2, dtype=neurona.bool))
+    with pytest.raises(RuntimeError, match="is_causal"):
+        m(x, x, x, is_causal=True)
