@@ -16,8 +16,11 @@ from .activation import (Sigmoid, Tanh, ReLU, ReLU6, LeakyReLU, GELU, SiLU, ELU,
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d  # noqa: F401
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm  # noqa: F401
 from .sparse import Embedding  # noqa: F401
+from .positional import SinusoidalPositionalEncoding, LearnedPositionalEmbedding  # noqa: F401
 from .conv import Conv1d, Conv2d  # noqa: F401
 from .attention import MultiheadAttention  # noqa: F401
+from .transformer import (TransformerEncoderLayer, TransformerDecoderLayer,  # noqa: F401
+                          TransformerEncoder, TransformerDecoder, Transformer)
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell  # noqa: F401
 from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d,  # noqa
                       AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d)
