@@ -245,7 +245,7 @@ def test_sigmoid_unit_learns_or_by_gradient_descent():
 
 def test_registry_lists_and_builds_models():
     assert models.available() == ["alexnet", "alexnet-cifar", "bengio-nlm", "bilstm-tagger",
-                                  "embedding-bag", "lenet5", "linear-regression",
+                                  "embedding-bag", "gpt", "lenet5", "linear-regression",
                                   "logistic-regression", "lstm-classifier", "mlp",
                                   "perceptron", "recurrent-classifier", "rnn-lm"]
     m = models.get("mlp", in_features=4, hidden=(8,), out_features=3)
