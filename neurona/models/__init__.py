@@ -19,6 +19,7 @@
 | ``rnn-lm`` | :class:`RNNLanguageModel` | embedding -> LSTM/GRU/RNN -> next-token scores (word or char) |
 | ``bengio-nlm`` | :class:`BengioNLM` | Bengio et al. 2003: n-1 previous words -> embeddings -> tanh -> softmax |
 | ``bilstm-tagger`` | :class:`BiLSTMTagger` | word embedding + char CNN -> BiLSTM -> a tag per word (POS tagging) |
+| ``bert`` | :class:`BertModel` | BERT encoder (Hugging Face layout); :func:`from_pretrained`, :class:`SentenceEncoder` |
 | ``gpt`` | :class:`GPT` | decoder-only Transformer LM (GPT-2 layout, KV cache); :func:`load_gpt2` |
 
 ``summary(model, input_size)`` prints a table of a network's layers, output shapes and
@@ -42,20 +43,24 @@ from .rnn_lm import RNNLanguageModel, detach_state
 from .sequence_classifier import RecurrentClassifier
 from .nlm import BengioNLM
 from .tagger import BiLSTMTagger
+from .bert import BertModel
+from . import pretrained
+from .pretrained import from_pretrained, SentenceEncoder, semantic_search
 from .gpt import GPT, KVCache, load_gpt2
 from .summary import summary, count_parameters
 
 __all__ = ["LinearRegression", "LogisticRegression", "MLP", "Perceptron", "LOGIC_GATES",
            "LeNet5", "AlexNet", "AlexNetCIFAR", "EmbeddingBagClassifier", "LSTMClassifier",
            "RecurrentClassifier", "RNNLanguageModel", "detach_state", "BengioNLM",
-           "BiLSTMTagger", "GPT", "KVCache", "load_gpt2", "summary", "count_parameters",
+           "BiLSTMTagger", "BertModel", "pretrained", "from_pretrained", "SentenceEncoder",
+           "semantic_search", "GPT", "KVCache", "load_gpt2", "summary", "count_parameters",
            "HalfMSELoss", "get", "available",
            "save_checkpoint", "load_checkpoint", "CheckpointError"]
 
 _REGISTRY = {cls.name: cls for cls in (LinearRegression, LogisticRegression, MLP, Perceptron,
                                        LeNet5, AlexNet, AlexNetCIFAR, EmbeddingBagClassifier,
                                        LSTMClassifier, RecurrentClassifier, RNNLanguageModel,
-                                       BengioNLM, BiLSTMTagger, GPT)}
+                                       BengioNLM, BiLSTMTagger, BertModel, GPT)}
 
 CHECKPOINT_FORMAT = "neurona.models/1"
 

@@ -53,8 +53,6 @@ class ScaledDotProductAttention(Function):
     arguments: ``scale``, ``bool_mask`` (array: True = may attend), ``causal``,
     ``dropout_p``, ``generator``, ``need_weights`` (also return P~ as a second output)."""
 
-    deterministic = False       # dropout draws random numbers (when dropout_p > 0)
-
     def forward(self, q, k, v, m=None, scale=1.0, bool_mask=None, causal=False,
                 dropout_p=0.0, generator=None, need_weights=False):
         xp = xp_of(q)
@@ -63,14 +61,16 @@ class ScaledDotProductAttention(Function):
         a = xp.matmul(q, _swap(k))                          # (..., L, S)
         a *= s
         if m is not None:
-            a = a + m
-        allowed = bool_mask
+            if np.broadcast_shapes(a.shape, m.shape) == a.shape:
+                a += m
+            else:
+                a = a + m
         if causal:
             L, S = a.shape[-2:]
             tri = xp.tril(xp.ones((L, S), dtype=bool))      # upper-left aligned, as torch
-            allowed = tri if allowed is None else allowed & tri
-        if allowed is not None:
-            a = xp.where(allowed, a, dt.type(-np.inf))
+            a += xp.where(tri, dt.type(0), dt.type(-np.inf))
+        if bool_mask is not None:
+            a = xp.where(bool_mask, a, dt.type(-np.inf))
         # softmax along the keys; rows with every key masked (max = -inf) give P = 0
         mx = a.max(axis=-1, keepdims=True) if a.shape[-1] else xp.zeros(a.shape[:-1] + (1,), dt)
         mx = xp.where(xp.isneginf(mx), dt.type(0), mx)
@@ -81,6 +81,7 @@ class ScaledDotProductAttention(Function):
         p /= den
         self.p = p
         if dropout_p > 0:
+            self.deterministic = False      # gradient-check mode must not re-run it
             keep = _uniform(xp, p.shape, dt, generator) >= dropout_p
             pd = p * keep * dt.type(1 / (1 - dropout_p)) if dropout_p < 1 else xp.zeros_like(p)
             self.keep, self.dropout_p = keep, dropout_p
@@ -96,18 +97,20 @@ class ScaledDotProductAttention(Function):
         q, k, v, p, pd, s = self.q, self.k, self.v, self.p, self.pd, self.s
         xp = xp_of(g)
         if g is None:                       # only the weights were used
-            dpd = gw
+            dp = gw.copy()
             gv = None
         else:
-            dpd = xp.matmul(g, _swap(v))
+            dp = xp.matmul(g, _swap(v))                       # dP~ = dO V^T (a new array)
             if gw is not None:
-                dpd = dpd + gw
-            gv = xp.matmul(_swap(pd), g)
-        if self.keep is not None:
-            dpd = dpd * self.keep * p.dtype.type(1 / (1 - self.dropout_p)) \
-                if self.dropout_p < 1 else xp.zeros_like(dpd)
-        da = dpd * p
-        da -= p * da.sum(axis=-1, keepdims=True)             # P * (dP - rowsum(dP * P))
+                dp += gw
+            gv = xp.matmul(_swap(pd), g)                      # dV = P~^T dO
+        if self.keep is not None:                             # dP = dP~ * D / (1 - p)
+            dp *= self.keep
+            dp *= p.dtype.type(1 / (1 - self.dropout_p)) if self.dropout_p < 1 else 0
+        r = (dp * p).sum(axis=-1, keepdims=True)
+        dp -= r
+        dp *= p                                               # dA = P * (dP - rowsum(dP * P))
+        da = dp
         needs = self.needs_input_grad
         gq = unbroadcast(xp.matmul(da, k) * s, q.shape) if needs[0] else None
         gk = unbroadcast(xp.matmul(_swap(da), q) * s, k.shape) if needs[1] else None
