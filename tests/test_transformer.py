@@ -19,6 +19,9 @@ import neurona
 import neurona.nn as nn
 from helpers import assert_close, gradcheck64, to_numpy
 
+# torch warns when a bool key-padding mask meets a float attention mask (we test both)
+pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched")
+
 RTOL, ATOL = 1e-4, 2e-5          # float32 outputs of a few matmuls + layer norms
 GRAD_ATOL = 1e-4
 
@@ -247,7 +250,7 @@ def test_encoder_stack_copies_are_independent():
 
 def test_transformer_matches_torch():
     """The full encoder-decoder (2 + 2 layers, final norms), causal target mask, padding
-    in source and target: outputs and all 60-odd parameter gradients."""
+    in source and target: outputs and all 64 parameter gradients."""
     rng = np.random.default_rng(0)
     kw = dict(d_model=6, nhead=2, num_encoder_layers=2, num_decoder_layers=2,
               dim_feedforward=10, dropout=0.1, batch_first=True)
@@ -370,3 +373,51 @@ def test_learned_positional_embedding_matches_torch_embedding(batch_first, lengt
     t_out = tx + (t_pos[None] if batch_first else t_pos[:, None])
     _compare(m, t, m(nx, offset=offset), t_out, [(nx, tx)], seed)
     assert set(m.state_dict()) == {"weight"}
+
+
+# ----------------------------------------------------------------------------- it learns
+
+class _Reverser(nn.Module):
+    """ids (N, T) -> logits (N, T, V) for the reversed sequence: embed, add positions,
+    one pre-norm encoder layer, a final LayerNorm, a linear read-out."""
+
+    def __init__(self, vocab, d, pos):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        self.pos = pos
+        layer = nn.TransformerEncoderLayer(d, 2, 4 * d, dropout=0.0, batch_first=True,
+                                           norm_first=True)
+        self.enc = nn.TransformerEncoder(layer, 1, norm=nn.LayerNorm(d))
+        self.out = nn.Linear(d, vocab)
+
+    def forward(self, ids):
+        x = self.emb(ids)
+        return self.out(self.enc(x if self.pos is None else self.pos(x)))
+
+
+def _reversal_accuracy(pos, vocab=8, length=6, d=16, steps=300, seed=0):
+    neurona.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = _Reverser(vocab, d, pos)
+    opt = neurona.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(steps):
+        ids = rng.integers(0, vocab, (32, length))
+        logits = model(neurona.tensor(ids))
+        target = neurona.tensor(np.ascontiguousarray(ids[:, ::-1]).reshape(-1))
+        loss = nn.functional.cross_entropy(logits.reshape(-1, vocab), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    ids = rng.integers(0, vocab, (256, length))
+    with neurona.no_grad():
+        pred = to_numpy(model(neurona.tensor(ids))).argmax(-1)
+    return float((pred == ids[:, ::-1]).mean())
+
+
+def test_positions_are_what_lets_attention_reverse_a_sequence():
+    """Self-attention alone is permutation-equivariant: without positional encodings an
+    encoder cannot tell the first token from the last, so it cannot learn to reverse
+    (about 1/3 of tokens right); with either encoding it learns it (measured: 1.00)."""
+    assert _reversal_accuracy(nn.SinusoidalPositionalEncoding(16, max_len=6)) > 0.95
+    assert _reversal_accuracy(nn.LearnedPositionalEmbedding(6, 16)) > 0.95
+    assert _reversal_accuracy(None) < 0.6
