@@ -66,19 +66,16 @@ def causal_attention(q, k, v, dropout_p: float = 0.0):
     keys (queries are the last T_q positions of the T_k keys, as with a KV cache).
 
     q (N, h, T_q, d_k), k and v (N, h, T_k, d_k) with T_q <= T_k -> (N, h, T_q, d_k).
-    ``dropout_p`` drops attention weights (pass 0 in eval). Uses the fused
-    ``nn.functional.scaled_dot_product_attention`` when the library has it, otherwise
-    :func:`causal_attention_reference`.
+    ``dropout_p`` drops attention weights (pass 0 in eval). Runs the fused
+    ``nn.functional.scaled_dot_product_attention``; :func:`causal_attention_reference`
+    is the same formula spelled out (and tested against it).
     """
-    from ..nn import functional as F
+    from ..nn.functional import scaled_dot_product_attention as sdpa
     from ..creation import tensor
     t_q, t_k = q.shape[-2], k.shape[-2]
     if t_q > t_k:
         raise ValueError(f"causal_attention: {t_q} queries but only {t_k} keys; the "
                          "queries must be the last positions of the keys")
-    sdpa = getattr(F, "scaled_dot_product_attention", None)
-    if sdpa is None:
-        return causal_attention_reference(q, k, v, dropout_p)
     if t_q == t_k:                     # no past: torch's upper-left causal mask is right
         return sdpa(q, k, v, dropout_p=dropout_p, is_causal=True)
     if t_q == 1:                       # one new token sees every key
