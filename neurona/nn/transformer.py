@@ -245,7 +245,10 @@ class TransformerEncoder(Module):
 
     ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``; submodules
     ``layers.0``, ``layers.1`` ... and ``norm``, as PyTorch.  ``enable_nested_tensor`` and
-    ``mask_check`` are accepted and ignored (PyTorch's fast inference path)."""
+    ``mask_check`` are accepted and ignored (PyTorch's fast inference path: in eval mode
+    under no_grad with a ``src_key_padding_mask``, PyTorch returns zeros at the padding
+    positions; neurona computes them like any other position -- only the non-padding
+    outputs are meaningful in either)."""
 
     def __init__(self, encoder_layer, num_layers: int, norm=None,
                  enable_nested_tensor: bool = True, mask_check: bool = True):
