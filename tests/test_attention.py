@@ -147,6 +147,15 @@ def test_sdpa_dropout_statistics_and_determinism():
     pr = neurona.nn.functional.softmax(qq @ k.transpose(-2, -1) / np.sqrt(8), dim=-1)
     (pr * neurona.tensor(kept / (1 - p))).sum().backward()
     np.testing.assert_allclose(q.grad.numpy(), qq.grad.numpy(), rtol=1e-4, atol=1e-5)
+    # with the weights returned too: dV = P~^T dO with the same dropped-out P~
+    vv = neurona.tensor(rng.standard_normal((4, 16, 5)).astype(np.float32), requires_grad=True)
+    neurona.manual_seed(1)
+    o, w = F.scaled_dot_product_attention(q, k, vv, dropout_p=p, _need_weights=True)
+    np.testing.assert_allclose(o.detach().numpy(), (w @ vv).detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+    o.backward(neurona.ones(o.shape))
+    np.testing.assert_allclose(vv.grad.numpy(), w.detach().numpy().swapaxes(1, 2).sum(-1,
+                               keepdims=True).repeat(5, -1), rtol=1e-5, atol=1e-6)
     # no dropout when p = 0: equal to the plain output
     c = F.scaled_dot_product_attention(q, k, v, dropout_p=0.0)
     np.testing.assert_allclose(c.detach().numpy(), ref, rtol=1e-6)
@@ -340,3 +349,20 @@ def test_sdpa_under_check_gradients(dropout):
         (out.sum() + (w * w).sum()).backward()
     assert chk.checked == (9 if dropout == 0 else 8)
     assert m.grad is not None and q.grad is not None
+
+
+def test_sdpa_saves_inputs_and_returned_weights_are_not_saved_state():
+    q, k, v = (neurona.randn(2, 3, 4, requires_grad=True) for _ in range(3))
+    out, w = F.scaled_dot_product_attention(q, k, v, _need_weights=True)
+    w0 = w.detach().numpy().copy()
+    w.detach().mul_(0)                        # changing the returned weights ...
+    out.sum().backward()                      # ... leaves the saved P intact
+    qq = neurona.tensor(q.detach().numpy(), requires_grad=True)
+    _sdpa_reference(qq, k.detach(), v.detach()).sum().backward()
+    np.testing.assert_allclose(q.grad.numpy(), qq.grad.numpy(), rtol=1e-5, atol=1e-6)
+    assert np.all(w0 > 0)
+    out2 = F.scaled_dot_product_attention(q, k, v)
+    with pytest.raises(RuntimeError):         # q is saved: in-place changes are caught
+        with neurona.no_grad():
+            q.add_(1)
+        out2.sum().backward()

@@ -20,7 +20,7 @@ Backward, given dO (and dP~ from whoever read the returned weights, if any)::
                                                   summed over its broadcast dims, as torch)
 
 What is kept for backward: Q, K, V (the inputs, no copies), P (..., L, S) and, with
-dropout, the boolean keep-mask D.  Keeping P costs L*S numbers per head, the same as the
+dropout, the boolean keep-mask D (1 byte per weight; P~ is rebuilt from P and D).  Keeping P costs L*S numbers per head, the same as the
 scores; recomputing P from Q, K and the row log-sum-exp would save that memory at the cost
 of a second Q K^T product -- on NumPy memory is not the bottleneck, so P is kept.
 
@@ -51,7 +51,12 @@ class ScaledDotProductAttention(Function):
 
     Inputs (arrays): q, k, v and, optionally, an additive float mask m.  Keyword
     arguments: ``scale``, ``bool_mask`` (array: True = may attend), ``causal``,
-    ``dropout_p``, ``generator``, ``need_weights`` (also return P~ as a second output)."""
+    ``dropout_p``, ``generator``, ``need_weights`` (also return P~ as a second output).
+
+    Kept for backward: q, k, v (the input arrays), P and, with dropout, the bool mask D
+    (P~ = P * D / (1 - p) is rebuilt when needed)."""
+
+    save_inputs = (0, 1, 2)     # backward reads Q, K, V: changing them in place is an error
 
     def forward(self, q, k, v, m=None, scale=1.0, bool_mask=None, causal=False,
                 dropout_p=0.0, generator=None, need_weights=False):
@@ -89,12 +94,21 @@ class ScaledDotProductAttention(Function):
             pd = p
             self.keep = None
         out = xp.matmul(pd, v)
-        self.q, self.k, self.v, self.pd, self.s = q, k, v, pd, s
+        self.q, self.k, self.v, self.s = q, k, v, s     # P~ is rebuilt from P and D
         self.m_shape = None if m is None else m.shape
-        return (out, pd) if need_weights else out
+        if not need_weights:
+            return out
+        # the returned weights must not be P itself: an in-place change by the caller would
+        # corrupt what backward reads
+        return out, (pd.copy() if pd is p else pd)
 
     def backward(self, g, gw=None):
-        q, k, v, p, pd, s = self.q, self.k, self.v, self.p, self.pd, self.s
+        q, k, v, p, s = self.q, self.k, self.v, self.p, self.s
+        keep = self.keep
+        if keep is None:
+            pd = p
+        else:
+            c = p.dtype.type(1 / (1 - self.dropout_p)) if self.dropout_p < 1 else 0
         xp = xp_of(g)
         if g is None:                       # only the weights were used
             dp = gw.copy()
@@ -103,10 +117,14 @@ class ScaledDotProductAttention(Function):
             dp = xp.matmul(g, _swap(v))                       # dP~ = dO V^T (a new array)
             if gw is not None:
                 dp += gw
+            if keep is not None:
+                pd = p * keep
+                pd *= c
             gv = xp.matmul(_swap(pd), g)                      # dV = P~^T dO
-        if self.keep is not None:                             # dP = dP~ * D / (1 - p)
-            dp *= self.keep
-            dp *= p.dtype.type(1 / (1 - self.dropout_p)) if self.dropout_p < 1 else 0
+            del pd
+        if keep is not None:                                  # dP = dP~ * D / (1 - p)
+            dp *= keep
+            dp *= c
         r = (dp * p).sum(axis=-1, keepdims=True)
         dp -= r
         dp *= p                                               # dA = P * (dP - rowsum(dP * P))
