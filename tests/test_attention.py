@@ -366,3 +366,23 @@ def test_sdpa_saves_inputs_and_returned_weights_are_not_saved_state():
         with neurona.no_grad():
             q.add_(1)
         out2.sum().backward()
+
+
+def test_mha_fully_padded_sequence_gives_bias_like_torch_without_weights():
+    n, t = _twin_mha(4, 2, True, seed=3)
+    with torch.no_grad():
+        t.out_proj.bias.normal_()
+    n.out_proj.bias.data = neurona.tensor(t.out_proj.bias.detach().numpy())
+    x = np.random.default_rng(2).standard_normal((2, 3, 4))
+    pad = np.zeros((2, 3), dtype=bool)
+    pad[0] = True                              # every key of sequence 0 is padding
+    t_out, _ = t(*(torch.tensor(x),) * 3, key_padding_mask=torch.tensor(pad),
+                 need_weights=False)
+    for need in (False, True):                 # torch gives NaN with need_weights=True
+        n_out, w = n(*(neurona.tensor(x),) * 3, key_padding_mask=neurona.tensor(pad),
+                     need_weights=need)
+        assert_close(n_out, t_out, kind="matmul")
+        np.testing.assert_allclose(n_out.detach().numpy()[0],
+                                   np.broadcast_to(t.out_proj.bias.detach().numpy(), (3, 4)))
+        if need:
+            assert np.all(w.detach().numpy()[0] == 0)

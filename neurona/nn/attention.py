@@ -74,9 +74,10 @@ class MultiheadAttention(Module):
     (without the N for unbatched input).  ``is_causal`` is a hint that attn_mask is the
     causal mask (as in PyTorch, attn_mask must then be given too).
 
-    Differences from PyTorch: a query whose keys are all masked gets zero weights and a
-    zero output (PyTorch returns NaN weights when need_weights=True); ``add_bias_kv`` and
-    ``add_zero_attn`` are not implemented.
+    Differences from PyTorch: a query whose keys are all masked gets zero weights and
+    attention output 0 (so out_proj gives its bias) whether or not need_weights -- PyTorch
+    2.13 does that with need_weights=False but returns NaN output and weights with
+    need_weights=True; ``add_bias_kv`` and ``add_zero_attn`` are not implemented.
     """
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
