@@ -91,7 +91,8 @@ def test_loader_keys_without_prefix_and_tokenizer(tmp_path):
     from tokenizers import Tokenizer, decoders, models as tmodels, pre_tokenizers, trainers
     from neurona.models.generation import generate_text
     tok = Tokenizer(tmodels.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(), decoders.ByteLevel()
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)   # as GPT-2
+    tok.decoder = decoders.ByteLevel()
     tok.train_from_iterator(["the cat sat on the mat"] * 5,
                             trainers.BpeTrainer(vocab_size=60, special_tokens=["<unk>"]))
     hf, folder = _hf_folder(tmp_path, seed=1, vocab_size=tok.get_vocab_size())
@@ -110,6 +111,12 @@ def test_loader_keys_without_prefix_and_tokenizer(tmp_path):
     out = io.StringIO()
     text = generate_text(model, tokenizer, "the cat", 6, greedy=True, stream=out)
     assert isinstance(text, str) and text and out.getvalue().endswith(text)
+    # GPT-2's original files (vocab.json + merges.txt) instead of tokenizer.json
+    tok.model.save(str(folder))
+    os.remove(folder / "tokenizer.json")
+    _, again = load_gpt2(folder)
+    assert again.encode("the cat sat") == tokenizer.encode("the cat sat")
+    assert again.decode(again.encode("the mat")) == "the mat"
 
 
 def test_loader_errors(tmp_path):

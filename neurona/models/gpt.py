@@ -320,7 +320,9 @@ def load_gpt2(folder, dtype=None):
     The folder holds ``config.json`` (model_type "gpt2": n_layer, n_head, n_embd,
     n_positions, vocab_size, layer_norm_epsilon, activation_function), ``model.safetensors``
     (never a pickle) and optionally ``tokenizer.json`` (read with
-    :meth:`neurona.text.SubwordTokenizer.from_file`).
+    :meth:`neurona.text.SubwordTokenizer.from_file`) or GPT-2's ``vocab.json`` +
+    ``merges.txt`` (byte-level BPE). ``dtype`` (e.g. ``np.float64``): the weights' dtype,
+    float32 by default.
 
     GPT-2 stores its Linear layers as ``Conv1D`` with weight (in, out); they are
     transposed into ``nn.Linear``'s (out, in). The causal-mask buffers (``attn.bias``,
@@ -376,9 +378,20 @@ def load_gpt2(folder, dtype=None):
         p = params[name]
         p.data = np.ascontiguousarray(arr, dtype=dtype or p._data.dtype)
     model.eval()
-    tokenizer = None
+    return model, _gpt2_tokenizer(folder)
+
+
+def _gpt2_tokenizer(folder: str):
+    """tokenizer.json, else GPT-2's byte-level BPE from vocab.json + merges.txt, else None."""
+    from ..text import SubwordTokenizer
     tok_path = os.path.join(folder, "tokenizer.json")
     if os.path.isfile(tok_path):
-        from ..text import SubwordTokenizer
-        tokenizer = SubwordTokenizer.from_file(tok_path)
-    return model, tokenizer
+        return SubwordTokenizer.from_file(tok_path)
+    vocab, merges = (os.path.join(folder, f) for f in ("vocab.json", "merges.txt"))
+    if os.path.isfile(vocab) and os.path.isfile(merges):
+        from tokenizers import Tokenizer, decoders, models as tmodels, pre_tokenizers
+        tok = Tokenizer(tmodels.BPE.from_file(vocab, merges))
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        return SubwordTokenizer(tok)
+    return None
