@@ -268,7 +268,7 @@ def test_from_pretrained_errors(tmp_path):
 
 def test_semantic_search_checks_shapes_and_orders():
     c = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    hits = P.semantic_search(np.array([2.0, 0.1]), c, top_k=5)
+    hits = P.semantic_search(np.array([2.0, 0.1]), nr.tensor(c), top_k=5)
     assert [h.corpus_id for h in hits[0]] == [0, 2, 1]
     assert hits[0][0].score == pytest.approx(2.0 / np.hypot(2.0, 0.1))
     with pytest.raises(ValueError, match=r"\(1, 3\).*\(3, 2\)"):

@@ -209,12 +209,14 @@ class SentenceEncoder:
             raise ValueError("SentenceEncoder.encode: got no sentences")
         out = []
         self.model.eval()
+        device = next(iter(self.model.parameters())).device      # the batches go there
         with no_grad():
             for i in range(0, len(sentences), batch_size):
                 batch = self.tokenize(sentences[i:i + batch_size])
-                h = self.model(batch["input_ids"], batch["attention_mask"]).last_hidden_state
-                u = mean_pooling(h, batch["attention_mask"])
-                out.append((_normalize(u) if normalize else u).numpy())
+                ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+                h = self.model(ids, mask).last_hidden_state
+                u = mean_pooling(h, mask)
+                out.append((_normalize(u) if normalize else u).cpu().numpy())
         return np.concatenate(out, 0)
 
 
@@ -229,10 +231,8 @@ def semantic_search(query_embeddings, corpus_embeddings, top_k: int = 5) -> list
     ``query_embeddings`` (Q, d) or (d,), ``corpus_embeddings`` (C, d): scores are
     cos(q, c) = q . c / (||q|| ||c||).  Returns Q lists of :class:`SearchHit`.
     """
-    q = np.asarray(query_embeddings.numpy() if isinstance(query_embeddings, Tensor)
-                   else query_embeddings, dtype=np.float64)
-    c = np.asarray(corpus_embeddings.numpy() if isinstance(corpus_embeddings, Tensor)
-                   else corpus_embeddings, dtype=np.float64)
+    q, c = (np.asarray(x.detach().cpu().numpy() if isinstance(x, Tensor) else x,
+                       dtype=np.float64) for x in (query_embeddings, corpus_embeddings))
     if q.ndim == 1:
         q = q[None]
     if q.ndim != 2 or c.ndim != 2 or q.shape[1] != c.shape[1]:
