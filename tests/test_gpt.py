@@ -362,3 +362,19 @@ def test_learns_a_periodic_sequence():
         opt.step()
     assert first > 1.5 and loss.item() < 0.1, (first, loss.item())
     assert generate(model, [3, 4], 8, greedy=True) == [5, 6, 0, 1, 2, 3, 4, 5]
+
+
+def test_load_causal_lm_with_tokenizer(tmp_path):
+    from neurona.models.generation import load_causal_lm
+    from neurona.text import SubwordTokenizer
+    tok = SubwordTokenizer.train(["the cat sat on the mat"] * 5, vocab_size=270)
+    model = _tiny(vocab_size=len(tok))
+    path = models.save_checkpoint(model, tmp_path / "gpt.safetensors", tokenizer=tok.to_dict())
+    back, tok2 = load_causal_lm(path)
+    assert isinstance(back, GPT) and len(tok2) == len(tok)
+    assert back.embedding is back.transformer.wte
+    assert "embedding.weight" not in back.state_dict()        # a view, not a second module
+    bad = _tiny(vocab_size=len(tok) + 1)
+    models.save_checkpoint(bad, tmp_path / "bad.safetensors", tokenizer=tok.to_dict())
+    with pytest.raises(models.CheckpointError, match="vocabulary size mismatch"):
+        load_causal_lm(tmp_path / "bad.safetensors")

@@ -230,6 +230,13 @@ class GPT(ZooModel):
         """The longest sequence (past + new tokens) the model reads: ``block_size``."""
         return self.block_size
 
+    @property
+    def embedding(self):
+        """The token embedding ``transformer.wte`` (the name every causal LM of neurona
+        exposes, so :func:`~neurona.models.generation.load_causal_lm` can check that a
+        tokenizer's vocabulary fits the model)."""
+        return self.transformer.wte
+
     def _init_weights(self):
         std = 0.02
         for name, p in self.named_parameters():
