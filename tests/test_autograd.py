@@ -436,3 +436,14 @@ def test_check_gradients_is_off_by_default():
     y = BadSquare.apply(x).sum()
     y.backward()        # wrong, but nobody is checking
     assert y.grad_fn.debug_info is None
+
+
+def test_check_gradients_passes_a_reshape_that_copies():
+    """A reshape after a transpose copies (ReshapeCopy); the gradient checker re-runs it on
+    perturbed inputs, which must give a new result, not the first copy again."""
+    from neurona.autograd import check_gradients
+    x = nr.randn(2, 2, 3, 2, dtype=nr.float64, requires_grad=True)
+    with check_gradients():
+        y = (x * 1).transpose(1, 2).reshape(2, 3, 4)
+        (y * y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().numpy())
