@@ -105,7 +105,8 @@ def test_minilm_pooler_and_hidden_states_match(minilm):
     with nr.no_grad():
         out = minilm.model(batch["input_ids"], batch["attention_mask"])
     real = batch["attention_mask"].numpy().astype(bool)
-    assert np.abs(out.last_hidden_state.numpy()[real] - r.last_hidden_state.numpy()[real]).max() < 1e-4
+    h, rh = out.last_hidden_state.numpy()[real], r.last_hidden_state.numpy()[real]
+    assert np.abs(h - rh).max() < 1e-4
     assert np.abs(out.pooler_output.numpy() - r.pooler_output.numpy()).max() < 1e-4
 
 
@@ -273,3 +274,15 @@ def test_semantic_search_checks_shapes_and_orders():
     assert hits[0][0].score == pytest.approx(2.0 / np.hypot(2.0, 0.1))
     with pytest.raises(ValueError, match=r"\(1, 3\).*\(3, 2\)"):
         P.semantic_search(np.ones(3), c)
+
+
+def test_semantic_search_command_line(tmp_path, capsys):
+    _minilm_or_skip()
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("The stock market fell sharply today.\n\nA man is eating food.\n"
+                      "A monkey is playing drums.\n")
+    assert P.main(["A man is eating pasta.", "--corpus", str(corpus), "--top-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "A man is eating pasta."
+    assert lines[1].endswith("A man is eating food.") and len(lines) == 3
+    assert 0.6 < float(lines[1].split()[0]) < 0.8          # sentence-transformers: 0.7035

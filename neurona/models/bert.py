@@ -18,7 +18,7 @@ d_k = d / h, and an attention mask m (1 at real tokens, 0 at padding):
     X_0   = LayerNorm(E_word[ids] + E_pos[0..T-1] + E_type[token_type_ids])   (N, T, d)
     per layer (post-norm):
       Q, K, V = X W_Q^T + b_Q, X W_K^T + b_K, X W_V^T + b_V   split into h heads (N, h, T, d_k)
-      A     = softmax(Q K^T / sqrt(d_k) + M) V                 M = 0 where m = 1, -inf-ish where m = 0
+      A     = softmax(Q K^T / sqrt(d_k) + M) V      M: 0 where m = 1, -inf where m = 0 (padding)
       X'    = LayerNorm(X + concat_heads(A) W_O^T + b_O)
       X_new = LayerNorm(X' + GELU(X' W_1^T + b_1) W_2^T + b_2)   (GELU: x Phi(x), exact erf)
     pooler: tanh(W_P X_L[:, 0] + b_P)   (the [CLS] token's final state)

@@ -31,7 +31,7 @@ from ..autograd import no_grad
 from ..tensor import Tensor
 from .bert import BertModel
 
-__all__ = ["from_pretrained", "load_config", "load_weights", "SentenceEncoder",
+__all__ = ["from_pretrained", "load_config", "load_weights", "SentenceEncoder", "main",
            "mean_pooling", "semantic_search", "SearchHit", "minilm_path", "PretrainedError",
            "SUPPORTED_MODEL_TYPES"]
 
@@ -131,7 +131,8 @@ def from_pretrained(path, tokenizer: bool = True):
     model_type = config.get("model_type")
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise PretrainedError(f"{folder / 'config.json'}: model_type {model_type!r} is not "
-                              f"supported; neurona reads {', '.join(sorted(SUPPORTED_MODEL_TYPES))}")
+                              f"supported; neurona reads "
+                              f"{', '.join(sorted(SUPPORTED_MODEL_TYPES))}")
     tok = None
     if tokenizer:
         if not (folder / "tokenizer.json").is_file():
@@ -244,3 +245,41 @@ def semantic_search(query_embeddings, corpus_embeddings, top_k: int = 5) -> list
     k = min(int(top_k), c.shape[0])
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return [[SearchHit(int(j), float(scores[i, j])) for j in row] for i, row in enumerate(order)]
+
+
+DEMO_CORPUS = ("A man is eating food.", "A man is eating a piece of bread.",
+               "The girl is carrying a baby.", "A man is riding a horse.",
+               "A woman is playing violin.", "Two men pushed carts through the woods.",
+               "A man is riding a white horse on an enclosed ground.",
+               "A monkey is playing drums.", "A cheetah is running behind its prey.",
+               "The stock market fell sharply today.")
+
+
+def main(argv=None) -> int:
+    """Semantic search from the command line: the corpus sentences nearest to each query by
+    all-MiniLM-L6-v2 embeddings (``--corpus FILE``: one sentence a line; ``--model FOLDER``:
+    another BERT checkpoint folder).  ``main(["A man is eating pasta."])`` prints::
+
+        A man is eating pasta.
+          0.704  A man is eating food.
+          0.527  A man is eating a piece of bread.
+          0.189  A man is riding a horse.
+    """
+    import argparse
+    ap = argparse.ArgumentParser(prog="semantic-search",
+                                 description=main.__doc__.split("\n")[0])
+    ap.add_argument("queries", nargs="+")
+    ap.add_argument("--corpus", help="a text file, one sentence a line")
+    ap.add_argument("--model", help="a Hugging Face BERT folder (default: all-MiniLM-L6-v2)")
+    ap.add_argument("--top-k", type=int, default=3)
+    args = ap.parse_args(argv)
+    corpus = list(DEMO_CORPUS)
+    if args.corpus:
+        corpus = [s.strip() for s in Path(args.corpus).read_text().splitlines() if s.strip()]
+    encoder = SentenceEncoder.from_pretrained(args.model or minilm_path())
+    hits = semantic_search(encoder.encode(args.queries), encoder.encode(corpus), args.top_k)
+    for query, row in zip(args.queries, hits):
+        print(f"{query}")
+        for h in row:
+            print(f"  {h.score:.3f}  {corpus[h.corpus_id]}")
+    return 0
