@@ -166,6 +166,19 @@ def test_tiny_bert_matches_transformers_with_padding(layers, heads, d_k, lengths
         np.testing.assert_allclose(got, g, atol=1e-4, rtol=1e-3, err_msg=name)
 
 
+def test_bert_gradcheck64_with_padding_mask():
+    """Finite differences in float64 through a whole tiny BERT (embeddings excluded): the
+    token states' gradient, with a padded row whose pad keys must get no attention."""
+    from helpers import gradcheck64
+    nr.manual_seed(0)
+    m = BertModel(vocab_size=20, hidden_size=6, num_hidden_layers=2, num_attention_heads=2,
+                  intermediate_size=8, max_position_embeddings=8, hidden_dropout_prob=0.0,
+                  attention_probs_dropout_prob=0.0).double().eval()
+    mask = nr.tensor(np.array([[True, True, True], [True, True, False]])).reshape(2, 1, 1, 3)
+    x = np.random.default_rng(0).standard_normal((2, 3, 6))
+    gradcheck64(lambda x: m.pooler(m.encoder(x, mask)) + m.encoder(x, mask).sum(1), x)
+
+
 def test_bert_dropout_only_in_training():
     m = BertModel(vocab_size=20, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
                   intermediate_size=16, max_position_embeddings=8, hidden_dropout_prob=0.5)
