@@ -24,7 +24,7 @@ from neurona.models.gpt import (GPT, KVCache, load_gpt2, causal_attention,
                                 causal_attention_reference)
 from helpers import gradcheck64
 
-transformers = pytest.importorskip("transformers")
+import transformers            # noqa: E402 - a test dependency: missing fails, never skips
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -392,3 +392,20 @@ def test_tokenizers_round_trip_through_a_dict():
         tokenizer_from_dict({"type": "morse"})
     with pytest.raises(ValueError, match="broken word tokenizer"):
         tokenizer_from_dict({"type": "word"})
+
+
+def test_a_tokenizer_json_with_its_own_padding_and_truncation_is_not_padded_silently():
+    """all-MiniLM-L6-v2's tokenizer.json pads and truncates every text to 128 tokens; the
+    wrapper must return the real tokens (and a mask of the real length)."""
+    bpe = SubwordTokenizer.train(["to be or not to be that is the question"] * 10,
+                                 vocab_size=300)
+    hf = bpe.tokenizer
+    hf.enable_padding(pad_id=bpe.pad_id, pad_token=bpe.pad_token, length=16)
+    hf.enable_truncation(3)
+    tok = SubwordTokenizer(hf)
+    ids = tok.encode("to be or not to be")
+    assert len(ids) > 3 and bpe.pad_id not in ids
+    batch = tok.encode_batch(["to be", "to be or not to be that"], padding=True)
+    assert batch["lengths"].tolist() == [len(tok.encode("to be")),
+                                         len(tok.encode("to be or not to be that"))]
+    assert batch["input_ids"].shape[1] == max(batch["lengths"].tolist())

@@ -140,10 +140,7 @@ def from_pretrained(path, tokenizer: bool = True):
                                   f"`tokenizers` file); pass tokenizer=False to load the "
                                   f"model alone")
         from ..text import SubwordTokenizer
-        tok = SubwordTokenizer.from_file(folder / "tokenizer.json")
-        # A tokenizer.json may pad every text to a fixed length itself (all-MiniLM-L6-v2's
-        # pads to 128): encode_batch pads (and builds the attention mask) instead.
-        tok.tokenizer.no_padding()
+        tok = SubwordTokenizer.from_file(folder / "tokenizer.json")   # its own padding off
     weights = _bert_state_dict(load_weights(folder))
     has_pooler = any(k.startswith("pooler.") for k in weights)
     try:

@@ -243,6 +243,8 @@ class SubwordTokenizer:
     Make one with :meth:`train` or :meth:`from_file`; the wrapped
     ``tokenizers.Tokenizer`` is ``.tokenizer``.  ``pad_token`` is the token
     :meth:`encode_batch` pads with (found among the usual names when not given).
+    The wrapped tokenizer's own padding and truncation settings are turned off: texts are
+    padded or cut only where :meth:`encode_batch` / :meth:`encode` are asked to.
     """
 
     def __init__(self, tokenizer, pad_token: str | None = None):
@@ -259,6 +261,12 @@ class SubwordTokenizer:
             raise ValueError(f"SubwordTokenizer: pad_token {pad_token!r} is not in the "
                              "tokenizer's vocabulary")
         self.pad_token = pad_token
+        # A tokenizer.json may carry its own padding and truncation (all-MiniLM-L6-v2's
+        # pads and cuts every text to 128 tokens): left on, ``encode`` would return pad
+        # ids as if they were text and silently drop the end of long texts. Here padding
+        # and truncation happen only when asked for (encode_batch's arguments).
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
 
     # -- making one ---------------------------------------------------------------------
     @classmethod
