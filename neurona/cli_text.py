@@ -7,6 +7,7 @@
     neurona train gradients                            (vanishing/exploding gradients)
     neurona generate CHECKPOINT --prompt "ROMEO:" --temperature 0.8 --top-k 20
     neurona tag CHECKPOINT "The cat sat on the mat ."
+    neurona embed "A man is eating pasta." --search-in corpus.txt   (sentence embeddings)
 
 ``train NAME`` calls ``neurona.recipes.<module>.train`` (each recipe documents its
 defaults and the results they give); :mod:`neurona.cli` hands these names over here.
@@ -17,7 +18,8 @@ import importlib
 import os
 import sys
 
-__all__ = ["RECIPES", "TEXT_MODELS", "cmd_train_text", "cmd_generate", "cmd_tag", "add_commands",
+__all__ = ["RECIPES", "TEXT_MODELS", "cmd_train_text", "cmd_generate", "cmd_tag", "cmd_embed",
+           "add_commands",
            "find_text_data_dir"]
 
 # recipe name -> (module under neurona.recipes, default dataset, --arch choices)
@@ -129,6 +131,42 @@ def cmd_tag(args) -> int:
     return 0
 
 
+def cmd_embed(args) -> int:
+    """Sentence embeddings (mean pooling + L2 norm) of a BERT checkpoint folder; with
+    --search-in or --demo-corpus, the nearest sentences of a corpus to each sentence."""
+    import numpy as np
+    from .models.pretrained import DEMO_CORPUS, SentenceEncoder, minilm_path, semantic_search
+    encoder = SentenceEncoder.from_pretrained(args.model or minilm_path())
+    emb = encoder.encode(args.sentence, batch_size=args.batch_size)
+    if args.out:
+        np.save(args.out, emb)
+        print(f"wrote {args.out}: {emb.shape[0]} embeddings of {emb.shape[1]} numbers")
+    corpus = None
+    if args.search_in:
+        with open(args.search_in, encoding="utf-8") as f:
+            corpus = [line.strip() for line in f if line.strip()]
+        if not corpus:
+            raise ValueError(f"{args.search_in}: no sentences in it (one sentence a line)")
+    elif args.demo_corpus:
+        corpus = list(DEMO_CORPUS)
+    if corpus is None:
+        for sentence, e in zip(args.sentence, emb):
+            head = " ".join(f"{v:+.4f}" for v in e[:6])
+            print(f"{sentence}\n  ({e.shape[0]} numbers, norm {np.linalg.norm(e):.3f}) {head} ...")
+        if len(args.sentence) > 1:
+            print("cosine similarities:")
+            sims = emb @ emb.T
+            for i, row in enumerate(sims):
+                print("  " + " ".join(f"{v:6.3f}" for v in row) + f"   {args.sentence[i][:50]}")
+        return 0
+    hits = semantic_search(emb, encoder.encode(corpus, batch_size=args.batch_size), args.top_k)
+    for sentence, row in zip(args.sentence, hits):
+        print(sentence)
+        for h in row:
+            print(f"  {h.score:.3f}  {corpus[h.corpus_id]}")
+    return 0
+
+
 def add_commands(sub) -> None:
     """Declare ``generate`` and ``tag`` (``train`` is shared with the zoo: see cli.py)."""
     p = sub.add_parser(
@@ -162,3 +200,19 @@ def add_commands(sub) -> None:
     p.add_argument("checkpoint", help="a model.safetensors written by neurona train pos-tagger")
     p.add_argument("sentence", nargs="+", help="one or more sentences (quote each)")
     p.set_defaults(func=cmd_tag)
+
+    p = sub.add_parser("embed", help="sentence embeddings and semantic search (BERT/MiniLM)",
+                       description="Embed each SENTENCE with a pretrained BERT-family "
+                                   "checkpoint (mean pooling + L2 normalisation); with "
+                                   "--search-in FILE, print the nearest sentences of FILE.")
+    p.add_argument("sentence", nargs="+", help="one or more sentences (quote each)")
+    p.add_argument("--model", help="a Hugging Face folder (config.json, model.safetensors, "
+                                   "tokenizer.json); default: the installed all-MiniLM-L6-v2")
+    p.add_argument("--search-in", dest="search_in", metavar="FILE",
+                   help="a text file, one sentence a line: print the nearest ones")
+    p.add_argument("--demo-corpus", action="store_true", dest="demo_corpus",
+                   help="search a small built-in corpus instead")
+    p.add_argument("--top-k", type=int, default=3, dest="top_k")
+    p.add_argument("--batch-size", type=int, default=32, dest="batch_size")
+    p.add_argument("--out", help="also save the embeddings as a .npy file")
+    p.set_defaults(func=cmd_embed)

@@ -296,8 +296,25 @@ def test_semantic_search_command_line(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("The stock market fell sharply today.\n\nA man is eating food.\n"
                       "A monkey is playing drums.\n")
-    assert P.main(["A man is eating pasta.", "--corpus", str(corpus), "--top-k", "2"]) == 0
+    from neurona.cli import main
+    assert main(["embed", "A man is eating pasta.", "--search-in", str(corpus),
+                 "--top-k", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "A man is eating pasta."
     assert lines[1].endswith("A man is eating food.") and len(lines) == 3
     assert 0.6 < float(lines[1].split()[0]) < 0.8          # sentence-transformers: 0.7035
+
+
+def test_embed_command_prints_embeddings_and_similarities(tmp_path, capsys):
+    from neurona.cli import main
+    _minilm_path()
+    out = tmp_path / "e.npy"
+    assert main(["embed", "A man is eating food.", "A man is eating pasta.",
+                 "The stock market fell.", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "384 numbers, norm 1.000" in text and "cosine similarities:" in text
+    emb = np.load(out)
+    assert emb.shape == (3, 384)
+    assert emb[0] @ emb[1] > emb[0] @ emb[2]
+    assert main(["embed", "x", "--model", str(tmp_path)]) == 1
+    assert "config.json" in capsys.readouterr().err

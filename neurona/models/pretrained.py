@@ -250,33 +250,3 @@ DEMO_CORPUS = ("A man is eating food.", "A man is eating a piece of bread.",
                "A man is riding a white horse on an enclosed ground.",
                "A monkey is playing drums.", "A cheetah is running behind its prey.",
                "The stock market fell sharply today.")
-
-
-def main(argv=None) -> int:
-    """Semantic search from the command line: the corpus sentences nearest to each query by
-    all-MiniLM-L6-v2 embeddings (``--corpus FILE``: one sentence a line; ``--model FOLDER``:
-    another BERT checkpoint folder).  ``main(["A man is eating pasta."])`` prints::
-
-        A man is eating pasta.
-          0.704  A man is eating food.
-          0.527  A man is eating a piece of bread.
-          0.189  A man is riding a horse.
-    """
-    import argparse
-    ap = argparse.ArgumentParser(prog="semantic-search",
-                                 description=main.__doc__.split("\n")[0])
-    ap.add_argument("queries", nargs="+")
-    ap.add_argument("--corpus", help="a text file, one sentence a line")
-    ap.add_argument("--model", help="a Hugging Face BERT folder (default: all-MiniLM-L6-v2)")
-    ap.add_argument("--top-k", type=int, default=3)
-    args = ap.parse_args(argv)
-    corpus = list(DEMO_CORPUS)
-    if args.corpus:
-        corpus = [s.strip() for s in Path(args.corpus).read_text().splitlines() if s.strip()]
-    encoder = SentenceEncoder.from_pretrained(args.model or minilm_path())
-    hits = semantic_search(encoder.encode(args.queries), encoder.encode(corpus), args.top_k)
-    for query, row in zip(args.queries, hits):
-        print(f"{query}")
-        for h in row:
-            print(f"  {h.score:.3f}  {corpus[h.corpus_id]}")
-    return 0
