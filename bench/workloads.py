@@ -374,3 +374,118 @@ def char_lstm_train_step():
                       nr.tensor(x), nr.tensor(y)),
             make_step(twin, torch.optim.SGD(twin.parameters(), lr=0.1),
                       torch.nn.CrossEntropyLoss(), torch.tensor(x), torch.tensor(y)))
+
+
+# -- Transformers: GPT training and cached generation, MiniLM sentence embeddings ---------
+
+GPT_CONFIG = dict(vocab_size=65, block_size=128, n_layer=4, n_head=4, n_embd=128,
+                  dropout=0.0)
+
+
+def _gpt_pair(**overrides):
+    """neurona's GPT (seeded init) and its torch twin with the same weights."""
+    from neurona.models import GPT
+    from bench.transformer_twins import TorchGPT
+    nr.manual_seed(0)
+    model = GPT(**{**GPT_CONFIG, **overrides})
+    return model, TorchGPT.twin_of(model)
+
+
+@workload("GPT train step")
+def gpt_train_step():
+    """One AdamW step (lr 3e-4) of a character GPT: 4 layers, d_model 128, 4 heads, MLP 512,
+    context 128, vocab 65, dropout 0, tied lm_head, on a batch of 32 sequences of 128
+    tokens: forward, cross-entropy over all 4,096 positions, zero_grad, backward, step.
+    PyTorch: a nanoGPT twin with F.scaled_dot_product_attention; same initial weights."""
+    from neurona import nn, optim
+    model, twin = _gpt_pair()
+    V, T, N = GPT_CONFIG["vocab_size"], GPT_CONFIG["block_size"], 32
+    r = rng()
+    x = r.integers(0, V, (N, T))
+    y = r.integers(0, V, N * T)
+
+    def make_step(model, optimizer, loss_fn, x, y):
+        def step():
+            logits, _ = model(x)
+            loss = loss_fn(logits.reshape(-1, V), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return step
+
+    return (make_step(model, optim.AdamW(model.parameters(), lr=3e-4),
+                      nn.CrossEntropyLoss(), nr.tensor(x), nr.tensor(y)),
+            make_step(twin, torch.optim.AdamW(twin.parameters(), lr=3e-4),
+                      torch.nn.CrossEntropyLoss(), torch.tensor(x), torch.tensor(y)))
+
+
+GEN_PROMPT_LEN, GEN_NEW_TOKENS = 16, 200
+
+
+def gpt_generate_steps():
+    """(neurona_step, torch_step) each returning the greedy tokens (for the tests too)."""
+    from neurona.models.generation import generate
+    from bench.transformer_twins import torch_generate_greedy
+    # 16 + 200 tokens need a context of 256 (only wpe grows; the rest is the same model)
+    model, twin = _gpt_pair(block_size=256)
+    model.eval()
+    twin.eval()
+    prompt = [int(i) for i in rng(1).integers(0, GPT_CONFIG["vocab_size"], GEN_PROMPT_LEN)]
+    return ((lambda: generate(model, prompt, GEN_NEW_TOKENS, greedy=True)),
+            (lambda: torch_generate_greedy(twin, prompt, GEN_NEW_TOKENS)))
+
+
+@workload("GPT generate 200 (KV cache)")
+def gpt_generate():
+    """Greedy generation of 200 tokens at batch 1 from a 16-token prompt with the GPT of
+    'GPT train step' (untrained, same weights in both; context 256 so that 16 + 200
+    tokens fit): read the prompt once, then one
+    token at a time with the KV cache. neurona: models.generation.generate(greedy=True);
+    PyTorch: the nanoGPT twin in a hand-written loop (argmax, torch.cat KV cache,
+    F.scaled_dot_product_attention) under torch.no_grad."""
+    return gpt_generate_steps()
+
+
+MINILM_SENTENCES, MINILM_BATCH = 64, 32
+
+
+def minilm_sentences(n: int = MINILM_SENTENCES, words: int = 29) -> list[str]:
+    """``n`` deterministic English-like sentences of ``words`` common words (32
+    WordPiece tokens each with [CLS] and [SEP] at the default 29 words)."""
+    vocab = ("the a of to and in is was for on that with as by at from it his her they "
+             "we this which be are not have had one all their there been has when who "
+             "will more no if out so said what up its about into than them can only other "
+             "new some could time these two may then do first any my now such like our "
+             "over man me even most made after also did many before must through back "
+             "years where much your way well down should because each just those people "
+             "how too little state good very make world still own see men work long get "
+             "here between both life being under never day same another know while last "
+             "might us great old year off come since against go came right used take "
+             "three city river music school water house night").split()
+    r = rng(2)
+    return [" ".join(r.choice(vocab, words)).capitalize() + "." for _ in range(n)]
+
+
+def minilm_steps():
+    """(neurona_step, torch_step) each returning the (64, 384) embeddings."""
+    from transformers import AutoModel, AutoTokenizer
+    from neurona.models.pretrained import SentenceEncoder, minilm_path
+    from bench.transformer_twins import hf_sentence_embed
+    path = minilm_path()
+    encoder = SentenceEncoder.from_pretrained(path)
+    hf_model = AutoModel.from_pretrained(str(path)).eval()
+    hf_tok = AutoTokenizer.from_pretrained(str(path))
+    sentences = minilm_sentences()
+    return ((lambda: encoder.encode(sentences, batch_size=MINILM_BATCH)),
+            (lambda: hf_sentence_embed(hf_model, hf_tok, sentences, MINILM_BATCH,
+                                       encoder.max_length)))
+
+
+@workload("MiniLM embed 64")
+def minilm_embed():
+    """Sentence embeddings of 64 deterministic sentences of about 32 tokens with
+    all-MiniLM-L6-v2 (6-layer BERT, d 384), batches of 32: tokenize, forward, mean
+    pooling, L2 normalise. neurona: models.pretrained.SentenceEncoder.encode; PyTorch:
+    transformers AutoModel + AutoTokenizer (fast) + mean pooling + F.normalize under
+    torch.no_grad. Same checkpoint."""
+    return minilm_steps()
