@@ -259,12 +259,19 @@ def load_causal_lm(checkpoint_path):
     """``(model, tokenizer)`` from a checkpoint written with
     ``save_checkpoint(model, path, tokenizer=tok.to_dict())`` (the recipes do this).
 
+    ``checkpoint_path`` may also be a Hugging Face GPT-2 folder (``config.json`` with
+    ``model_type`` "gpt2", ``model.safetensors`` and ``tokenizer.json`` or ``vocab.json`` +
+    ``merges.txt``), read with :func:`neurona.models.gpt.load_gpt2`.
+
     Raises ``CheckpointError`` if the checkpoint has no tokenizer, if it is not a causal
     LM, or if the tokenizer's vocabulary does not match the model's embedding rows.
     """
+    import os
     from ..text import check_vocab_matches, tokenizer_from_dict
     from . import CheckpointError, load_checkpoint
 
+    if os.path.isdir(checkpoint_path):
+        return _load_hf_causal_lm(checkpoint_path)
     model, extra = load_checkpoint(checkpoint_path)
     if "tokenizer" not in extra:
         raise CheckpointError(f"{checkpoint_path}: the checkpoint has no tokenizer, so its "
@@ -282,6 +289,40 @@ def load_causal_lm(checkpoint_path):
         check_vocab_matches(tokenizer, embedding)
     except ValueError as e:
         raise CheckpointError(f"{checkpoint_path}: {e}") from None
+    return model, tokenizer
+
+
+def _load_hf_causal_lm(folder):
+    """A Hugging Face checkpoint folder -> ``(model, tokenizer)``; only GPT-2 is a causal
+    LM neurona reads (``CheckpointError`` otherwise)."""
+    import json
+    import os
+    from . import CheckpointError
+    from .gpt import load_gpt2
+    cfg_path = os.path.join(folder, "config.json")
+    if not os.path.isfile(cfg_path):
+        raise CheckpointError(f"{folder}: a folder, but not a Hugging Face checkpoint (no "
+                              "config.json); give a neurona checkpoint file (.safetensors) "
+                              "or a GPT-2 folder (config.json, model.safetensors, "
+                              "tokenizer.json)")
+    try:
+        with open(cfg_path, encoding="utf-8") as f:
+            model_type = json.load(f).get("model_type")
+    except (ValueError, AttributeError) as e:
+        raise CheckpointError(f"{cfg_path}: not a JSON object ({e})") from None
+    if model_type != "gpt2":
+        raise CheckpointError(f"{cfg_path}: model_type {model_type!r} is not a causal "
+                              "language model neurona reads; generation takes GPT-2 folders "
+                              "(model_type 'gpt2') or neurona checkpoints (BERT is an "
+                              "encoder: use `neurona embed` for it)")
+    try:
+        model, tokenizer = load_gpt2(folder)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        raise CheckpointError(f"{folder}: {e}") from None
+    if tokenizer is None:
+        raise CheckpointError(f"{folder}: the GPT-2 folder has no tokenizer (tokenizer.json, "
+                              "or vocab.json + merges.txt), so its token ids cannot be turned "
+                              "into text; save the tokenizer into the folder too")
     return model, tokenizer
 
 
