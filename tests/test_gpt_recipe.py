@@ -101,3 +101,19 @@ def test_bad_options_raise(kwargs, error, match):
     with pytest.raises(error, match=match):
         gpt_char.train(data_dir=shared_data_dir("tiny-shakespeare"), max_steps=1,
                        quiet=True, **kwargs)
+
+
+def test_example_sliding_sample_goes_past_the_window(short_run):
+    """examples/13's sample is longer than the model's window (64 here): the context
+    slides, and the text is the requested length."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "examples" / "13_gpt_shakespeare.py"
+    spec = importlib.util.spec_from_file_location("example_13", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    result, _ = short_run
+    pieces = []
+    text = example.sliding_sample(result["model"], result["tokenizer"], "ROMEO:", 150, 0.8,
+                                  seed=0, stream=pieces.append)
+    assert len(text) == 150 > result["model"].max_length and "".join(pieces) == text
