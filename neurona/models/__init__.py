@@ -46,6 +46,7 @@ from .tagger import BiLSTMTagger
 from .bert import BertModel
 from . import pretrained
 from .pretrained import from_pretrained, SentenceEncoder, semantic_search
+from .classifier_heads import SentenceClassifier
 from .gpt import GPT, KVCache, load_gpt2
 from .summary import summary, count_parameters
 
@@ -53,7 +54,8 @@ __all__ = ["LinearRegression", "LogisticRegression", "MLP", "Perceptron", "LOGIC
            "LeNet5", "AlexNet", "AlexNetCIFAR", "EmbeddingBagClassifier", "LSTMClassifier",
            "RecurrentClassifier", "RNNLanguageModel", "detach_state", "BengioNLM",
            "BiLSTMTagger", "BertModel", "pretrained", "from_pretrained", "SentenceEncoder",
-           "semantic_search", "GPT", "KVCache", "load_gpt2", "summary", "count_parameters",
+           "semantic_search", "SentenceClassifier", "GPT", "KVCache", "load_gpt2", "summary",
+           "count_parameters",
            "HalfMSELoss", "get", "available",
            "save_checkpoint", "load_checkpoint", "CheckpointError"]
 

@@ -21,6 +21,7 @@ from .conv import Conv1d, Conv2d  # noqa: F401
 from .attention import MultiheadAttention  # noqa: F401
 from .transformer import (TransformerEncoderLayer, TransformerDecoderLayer,  # noqa: F401
                           TransformerEncoder, TransformerDecoder, Transformer)
+from .lora import LoRALinear, apply_lora, merge_lora, lora_state_dict  # noqa: F401
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell  # noqa: F401
 from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d,  # noqa
                       AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d)

@@ -1,0 +1,372 @@
+"""Fine-tuning a pretrained encoder (all-MiniLM-L6-v2) for sentiment on rt-polarity.
+
+    from neurona.recipes import finetune
+    r = finetune.train(arch="head", out="runs/finetune-head")      # frozen encoder, minutes
+    r = finetune.train(arch="lora", out="runs/finetune-lora", max_minutes=20)
+    r = finetune.train(arch="full", out="runs/finetune-full", epochs=1)
+    r["metrics"]["test_accuracy"], r["metrics"]["trainable_parameters"]
+    finetune.predict("runs/finetune-head", ["a gorgeous , witty film", "a dull mess"])
+
+The data and split are the sentiment recipe's (:func:`neurona.recipes.sentiment.load_data`:
+the fixed 9,596 / 1,066 train/test split, 10% of train held out for validation, which
+picks the checkpoint).  The model is :class:`~neurona.models.classifier_heads.
+SentenceClassifier`: MiniLM, mean pooling over the real tokens, dropout, Linear(384, 2).
+The three modes (``arch``):
+
+* ``head`` -- the encoder is frozen, so each snippet's embedding u is computed once
+  (no_grad) and only the head (770 parameters) trains, on the cached u (Adam).
+* ``full`` -- all 22.7M parameters train: AdamW, lr 3e-5, linear warm-up (10% of the
+  steps) then linear decay to 0.
+* ``lora`` -- LoRA adapters (r = 8, alpha = 16) on the attention's query and value
+  projections (``options["targets"]``), plus the head: AdamW lr 1e-3, same schedule.
+
+The run folder holds ``finetune.safetensors`` (the *trainable* tensors only -- the head,
+the adapters, or for ``full`` the whole model -- with the mode, the hyperparameters and
+the tokenizer; the frozen weights are re-read from the pretrained folder) and
+``metrics.json``.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import nn
+from ..autograd import no_grad
+from ..nn import functional as F
+from ..random import manual_seed
+from ..tensor import Tensor
+from ._report import log, write_metrics
+
+__all__ = ["train", "predict", "load_finetuned", "DEFAULTS", "embed_texts"]
+
+DATASET = "rt-polarity"
+LABEL_NAMES = ["negative", "positive"]
+FILE = "finetune.safetensors"
+
+_COMMON = dict(max_length=128, val_fraction=0.1, dropout=0.1, weight_decay=0.01,
+               warmup=0.1, eval_batch_size=64)
+DEFAULTS = {
+    "head": dict(_COMMON, lr=1e-2, epochs=30, batch_size=64, weight_decay=0.0),
+    "full": dict(_COMMON, lr=3e-5, epochs=1, batch_size=32),
+    "lora": dict(_COMMON, lr=1e-3, epochs=1, batch_size=32, r=8, alpha=16,
+                 targets=("query", "value"), lora_dropout=0.0),
+}
+
+
+def _batches(tok, texts, batch_size, max_length, order):
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        b = tok.encode_batch([texts[j] for j in idx], padding=True, truncation=True,
+                             max_length=max_length)
+        yield idx, b["input_ids"], b["attention_mask"]
+
+
+def _by_length(tok, texts, max_length):
+    lengths = [min(len(ids), max_length) for ids in
+               tok.encode_batch(list(texts), truncation=True, max_length=max_length)]
+    return np.asarray(lengths)
+
+
+def embed_texts(model, tok, texts, batch_size=64, max_length=128) -> np.ndarray:
+    """The pooled embeddings u (N, d) of ``texts`` (no_grad, eval mode; batches of
+    similar lengths, so little padding)."""
+    order = np.argsort(_by_length(tok, texts, max_length), kind="stable")
+    out = np.zeros((len(texts), model.classifier.in_features), np.float32)
+    was = model.training
+    model.eval()
+    with no_grad():
+        for idx, ids, mask in _batches(tok, texts, batch_size, max_length, order):
+            out[idx] = model.embed(ids, mask).numpy()
+    model.train(was)
+    return out
+
+
+def _logits(model, tok, texts, h) -> np.ndarray:
+    order = np.argsort(_by_length(tok, texts, h["max_length"]), kind="stable")
+    out = np.zeros((len(texts), model.classifier.out_features), np.float32)
+    was = model.training
+    model.eval()
+    with no_grad():
+        for idx, ids, mask in _batches(tok, texts, h["eval_batch_size"], h["max_length"],
+                                       order):
+            out[idx] = model(ids, mask).numpy()
+    model.train(was)
+    return out
+
+
+def _scores(logits: np.ndarray, y) -> dict:
+    z = logits - logits.max(1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    y = np.asarray(y)
+    return {"accuracy": float((logits.argmax(1) == y).mean()),
+            "loss": float(-logp[np.arange(len(y)), y].mean())}
+
+
+def _trainable_state(model) -> dict:
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items() if k in names}
+
+
+def _restore(model, state: dict) -> None:
+    model.load_state_dict({k: Tensor(v) for k, v in state.items()}, strict=False)
+
+
+def _fit_head(model, feats, ys, h, rng, say, max_steps, deadline):
+    """Train the head alone on cached embeddings; the best validation epoch is kept."""
+    (u_tr, u_va), (y_tr, y_va) = feats, ys
+    from ..optim import Adam
+    opt = Adam(model.classifier.parameters(), lr=h["lr"], weight_decay=h["weight_decay"])
+    hist = {"epoch": [], "train_loss": [], "val_loss": [], "val_accuracy": []}
+    best, steps, stopped = {"val_accuracy": -1.0, "epoch": 0, "state": None}, 0, "epochs"
+    U_va = Tensor(u_va)
+    for epoch in range(1, h["epochs"] + 1):
+        model.train()
+        perm, losses = rng.permutation(len(y_tr)), []
+        for i in range(0, len(perm), h["batch_size"]):
+            idx = perm[i:i + h["batch_size"]]
+            loss = F.cross_entropy(model.head(Tensor(u_tr[idx])), Tensor(y_tr[idx]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            steps += 1
+            if max_steps is not None and steps >= max_steps:
+                stopped = "max_steps"
+                break
+        model.eval()
+        with no_grad():
+            va = _scores(model.head(U_va).numpy(), y_va)
+        hist["epoch"].append(epoch)
+        hist["train_loss"].append(float(np.mean(losses)))
+        hist["val_loss"].append(va["loss"])
+        hist["val_accuracy"].append(va["accuracy"])
+        if va["accuracy"] > best["val_accuracy"]:
+            best = {"val_accuracy": va["accuracy"], "epoch": epoch,
+                    "state": _trainable_state(model)}
+        if stopped != "epochs" or (deadline is not None and time.perf_counter() > deadline):
+            stopped = stopped if stopped != "epochs" else "max_minutes"
+            break
+    return hist, best, steps, stopped
+
+
+def _fit_encoder(model, tok, data, h, rng, say, max_steps, deadline, eval_every):
+    """Train the trainable parameters of the whole model (full or LoRA) with AdamW and a
+    linear warm-up / decay; validation every ``eval_every`` steps and at the end."""
+    from ..optim import AdamW
+    from ..optim.lr_scheduler import LambdaLR
+    from .sentiment import length_buckets
+    (tr_texts, y_tr), (va_texts, y_va) = data
+    lengths = _by_length(tok, tr_texts, h["max_length"])
+    per_epoch = -(-len(y_tr) // h["batch_size"])
+    total = per_epoch * h["epochs"] if max_steps is None else min(max_steps,
+                                                                 per_epoch * h["epochs"])
+    warm = max(1, int(h["warmup"] * total))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = AdamW(params, lr=h["lr"], weight_decay=h["weight_decay"])
+    sched = LambdaLR(opt, lambda t: min((t + 1) / warm, max(0.0, (total - t) / max(
+        1, total - warm))))
+    hist = {"step": [], "step_loss": [], "eval_step": [], "val_loss": [], "val_accuracy": []}
+    best = {"val_accuracy": -1.0, "step": 0, "state": None}
+    steps, stopped, t0 = 0, "epochs", time.perf_counter()
+
+    def validate():
+        va = _scores(_logits(model, tok, va_texts, h), y_va)
+        hist["eval_step"].append(steps)
+        hist["val_loss"].append(va["loss"])
+        hist["val_accuracy"].append(va["accuracy"])
+        say(f"  step {steps}/{total}: val accuracy {va['accuracy']:.4f} (loss "
+            f"{va['loss']:.4f}), {time.perf_counter() - t0:.0f} s")
+        if va["accuracy"] > best["val_accuracy"]:
+            best.update(val_accuracy=va["accuracy"], step=steps,
+                        state=_trainable_state(model))
+
+    done = False
+    for epoch in range(h["epochs"]):
+        model.train()
+        for idx in length_buckets(lengths, h["batch_size"], rng):
+            b = tok.encode_batch([tr_texts[j] for j in idx], padding=True, truncation=True,
+                                 max_length=h["max_length"])
+            loss = F.cross_entropy(model(b["input_ids"], b["attention_mask"]),
+                                   Tensor(y_tr[idx]))
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            steps += 1
+            hist["step"].append(steps)
+            hist["step_loss"].append(loss.item())
+            if steps % 20 == 0:
+                say(f"  step {steps}/{total}: loss {np.mean(hist['step_loss'][-20:]):.4f}, "
+                    f"{(time.perf_counter() - t0) / steps:.2f} s/step")
+            if max_steps is not None and steps >= max_steps:
+                stopped, done = "max_steps", True
+            elif deadline is not None and time.perf_counter() > deadline:
+                stopped, done = "max_minutes", True
+            if done:
+                break
+            if eval_every and steps % eval_every == 0:
+                validate()
+        if done:
+            break
+    if not hist["eval_step"] or hist["eval_step"][-1] != steps:
+        validate()
+    return hist, best, steps, stopped
+
+
+def train(dataset: str = DATASET, *, data_dir=None, out=None, arch=None, epochs=None,
+          lr=None, batch_size=None, seed: int = 0, max_steps=None, max_minutes=None,
+          plots: bool = True, quiet: bool = False, model_path=None, texts=None,
+          **options) -> dict:
+    """Fine-tune MiniLM (or the BERT folder ``model_path``) on rt-polarity, in mode
+    ``arch`` = ``"head"`` (default), ``"full"`` or ``"lora"``; see the module docstring.
+
+    ``options`` override :data:`DEFAULTS` (``max_length``, ``dropout``, ``r``, ``alpha``,
+    ``targets``, ``warmup``, ``eval_every`` -- steps between validations for full/lora,
+    default once per epoch...).  ``texts``: ``{"train": (texts, labels), "val": ...,
+    "test": ...}`` to use instead of the rt-polarity split (the tests use slices of it).
+    ``max_minutes`` bounds the training loop (the evaluation after it is extra).
+    Returns ``{"metrics", "checkpoint", "plots", "wall_s", "history"}``; ``metrics`` has
+    ``test_accuracy``, ``val_accuracy``, ``trainable_parameters``, ``total_parameters``.
+    """
+    from ..models.classifier_heads import MODES, SentenceClassifier, configure
+    from ..models.pretrained import from_pretrained, minilm_path
+    start = time.perf_counter()
+    if dataset != DATASET:
+        raise ValueError(f"finetune: only {DATASET!r} is supported, got {dataset!r}")
+    arch = arch or "head"
+    if arch not in MODES:
+        raise ValueError(f"finetune: arch must be one of {MODES}, got {arch!r}")
+    h = dict(DEFAULTS[arch])
+    eval_every = options.pop("eval_every", None)
+    unknown = set(options) - set(h)
+    if unknown:
+        raise ValueError(f"finetune: unknown options {sorted(unknown)} for arch {arch!r}; "
+                         f"known: {sorted(h)}")
+    h.update(options)
+    for key, value in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size)):
+        if value is not None:
+            h[key] = value
+    if "targets" in h:
+        h["targets"] = list(h["targets"])
+    say = (lambda *a: None) if quiet else (lambda *a: log(False, *a))
+    deadline = None if max_minutes is None else start + 60.0 * max_minutes
+
+    if texts is None:
+        from .sentiment import load_data
+        texts = load_data(data_dir, h["val_fraction"], seed)
+    (tr, y_tr), (va, y_va), (te, y_te) = (
+        (list(texts[k][0]), np.asarray(texts[k][1], np.int64)) for k in ("train", "val", "test"))
+    model_path = Path(model_path) if model_path is not None else minilm_path()
+    encoder, tok = from_pretrained(model_path)
+    manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = SentenceClassifier(encoder, num_labels=len(LABEL_NAMES), dropout=h["dropout"])
+    lora_kw = {k: h[k] for k in ("r", "alpha", "targets", "lora_dropout") if k in h}
+    n_train = configure(model, arch, **lora_kw)
+    n_total = sum(p.numel() for p in model.parameters())
+    say(f"finetune ({arch}) {model_path.name}: {n_train:,} of {n_total:,} parameters train; "
+        f"{len(y_tr)} train / {len(y_va)} val / {len(y_te)} test snippets; lr {h['lr']}, "
+        f"batch {h['batch_size']}, {h['epochs']} epoch(s)")
+    if arch == "head":
+        t0 = time.perf_counter()
+        u = {k: embed_texts(model, tok, x, h["eval_batch_size"], h["max_length"])
+             for k, x in (("train", tr), ("val", va), ("test", te))}
+        embed_s = time.perf_counter() - t0
+        say(f"embedded {sum(len(x) for x in (tr, va, te))} snippets once in {embed_s:.0f} s")
+        history, best, steps, stopped = _fit_head(model, (u["train"], u["val"]),
+                                                  (y_tr, y_va), h, rng, say, max_steps,
+                                                  deadline)
+        _restore(model, best["state"])
+        model.eval()
+        with no_grad():
+            test = _scores(model.head(Tensor(u["test"])).numpy(), y_te)
+        picked = {"best_epoch": best["epoch"], "embed_s": embed_s}
+    else:
+        if eval_every is None:
+            eval_every = -(-len(y_tr) // h["batch_size"])
+        history, best, steps, stopped = _fit_encoder(model, tok, ((tr, y_tr), (va, y_va)),
+                                                     h, rng, say, max_steps, deadline,
+                                                     eval_every)
+        train_s = time.perf_counter() - start
+        _restore(model, best["state"])
+        test = _scores(_logits(model, tok, te, h), y_te)
+        picked = {"best_step": best["step"], "train_s": train_s}
+    wall = time.perf_counter() - start
+    say(f"test accuracy {test['accuracy']:.4f} (loss {test['loss']:.4f}), validation "
+        f"{best['val_accuracy']:.4f}; {steps} steps, {wall:.0f} s")
+    metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"],
+               "val_accuracy": best["val_accuracy"], "trainable_parameters": n_train,
+               "total_parameters": n_total, "arch": arch, "steps": steps,
+               "stopped_by": stopped, "n_train": len(y_tr), "n_val": len(y_va),
+               "n_test": len(y_te), "model": model_path.name, "wall_s": wall, **picked}
+    checkpoint = None
+    if out is not None:
+        from ..serialization import save
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        checkpoint = os.fspath(out / FILE)
+        save({"format": "neurona.finetune/1", "mode": arch, "hyperparameters": h,
+              "model": model_path.name, "labels": LABEL_NAMES, "tokenizer": tok.to_dict(),
+              "encoder_config": encoder.get_config(),
+              "state": {k: Tensor(v) for k, v in best["state"].items()},
+              "test_accuracy": test["accuracy"]}, checkpoint)
+        write_metrics(out, metrics, h, history)
+    return {"metrics": metrics, "checkpoint": checkpoint, "plots": [], "wall_s": wall,
+            "history": history, "model": model, "tokenizer": tok}
+
+
+def load_finetuned(run, model_path=None):
+    """``(model, tokenizer, labels)`` from a run folder (or its ``finetune.safetensors``)
+    written by :func:`train`: the pretrained encoder is re-read from ``model_path``
+    (default: the installed MiniLM), the mode's adapters are put back and the trained
+    tensors loaded."""
+    from ..models.classifier_heads import SentenceClassifier, configure
+    from ..models.pretrained import from_pretrained, minilm_path
+    from ..serialization import load
+    from ..text.tokenizers import tokenizer_from_dict
+    path = Path(run)
+    if path.is_dir():
+        path = path / FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"load_finetuned: no {FILE} at {path}")
+    ck = load(str(path))
+    if not isinstance(ck, dict) or ck.get("format") != "neurona.finetune/1":
+        raise ValueError(f"{path}: not a checkpoint written by neurona.recipes.finetune")
+    encoder, _ = from_pretrained(model_path or minilm_path(), tokenizer=False)
+    if encoder.get_config() != ck["encoder_config"]:
+        raise ValueError(f"{path}: fine-tuned from a different encoder than "
+                         f"{model_path or minilm_path()} (configs differ)")
+    h = ck["hyperparameters"]
+    model = SentenceClassifier(encoder, num_labels=len(ck["labels"]), dropout=h["dropout"])
+    configure(model, ck["mode"], **{k: h[k] for k in ("r", "alpha", "targets",
+                                                       "lora_dropout") if k in h})
+    model.load_state_dict(ck["state"], strict=False)
+    model.eval()
+    model.max_length = h["max_length"]
+    return model, tokenizer_from_dict(ck["tokenizer"], f"{path} (tokenizer)"), ck["labels"]
+
+
+def predict(run_or_model, texts, tokenizer=None, batch_size: int = 64) -> dict:
+    """Classify ``texts`` with a run folder written by :func:`train` (or a
+    ``SentenceClassifier`` and its ``tokenizer``).  Returns ``{"labels", "names",
+    "probabilities" (N, 2)}``."""
+    labels = LABEL_NAMES
+    if isinstance(run_or_model, (str, os.PathLike)):
+        model, tokenizer, labels = load_finetuned(run_or_model)
+    else:
+        model = run_or_model
+        if tokenizer is None:
+            raise ValueError("predict: pass tokenizer= with a model")
+    if isinstance(texts, str):
+        texts = [texts]
+    texts = list(texts)
+    h = {"max_length": getattr(model, "max_length", 128), "eval_batch_size": batch_size}
+    z = _logits(model, tokenizer, texts, h)
+    z = z - z.max(1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    return {"labels": p.argmax(1).tolist(), "names": [labels[i] for i in p.argmax(1)],
+            "probabilities": p}
