@@ -1,6 +1,8 @@
 """Attention maps (recorded weights vs transformers' output_attentions), few-shot prompting
 of a tiny GPT, load_causal_lm on GPT-2 folders, and the embedding helpers."""
 import io
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from neurona.models.prompting import complete, embed_sentences, few_shot_prompt,
 from neurona.text import CharTokenizer
 
 import transformers            # noqa: E402 - a test dependency: missing fails, never skips
+from hypothesis import given, settings, strategies as st
 
 SENTENCE = "The cat sat on the mat because it was tired."
 
@@ -88,6 +91,27 @@ def test_recording_changes_nothing_and_gpt_is_causal():
     am = attention_maps(model, tok, "abcde")
     assert isinstance(am, AttentionMaps) and am.tokens == list("abcde")
     assert am.weights.shape == (2, 2, 5, 5)
+
+
+@settings(max_examples=5, deadline=None)
+@given(n_layer=st.integers(1, 2), n_head=st.integers(1, 3), d_k=st.integers(1, 4),
+       t=st.integers(1, 9), seed=st.integers(0, 2**16))
+def test_gpt2_folder_attention_matches_transformers(n_layer, n_head, d_k, t, seed):
+    """Recorded GPT weights == transformers' GPT-2 output_attentions (a folder path in)."""
+    torch.manual_seed(seed)
+    hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        n_layer=n_layer, n_head=n_head, n_embd=n_head * d_k, n_positions=16, vocab_size=20,
+        attn_implementation="eager")).eval()
+    tok = CharTokenizer().fit("abcdefghijklmnopqrst")
+    sentence = "".join(np.random.default_rng(seed).choice(list("abcdefghijklmnopqrst"), t))
+    with tempfile.TemporaryDirectory() as d:
+        hf.save_pretrained(Path(d), safe_serialization=True)
+        maps = attention_maps(Path(d), tok, sentence)
+    with torch.no_grad():
+        out = hf(torch.tensor([tok.encode(sentence)]), output_attentions=True)
+    ref = np.stack([a[0].numpy() for a in out.attentions])
+    assert maps.weights.shape == (n_layer, n_head, t, t)
+    assert np.abs(ref - maps.weights).max() < 1e-5
 
 
 # ---------------------------------------------------------------------------- prompting

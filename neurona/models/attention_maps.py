@@ -92,16 +92,24 @@ def attention_maps(model, tokenizer, sentence: str) -> AttentionMaps:
     """Run ``model`` (a BertModel, or a GPT / any causal LM calling ``model(ids)``) on one
     sentence and return its attention weights (n_layer, n_head, T, T) with the tokens.
 
-    ``model`` may also be the path of a Hugging Face BERT folder (then ``tokenizer`` may be
-    None: the folder's own is used).  BERT sentences get [CLS] ... [SEP] as in training.
+    ``model`` may also be the path of a Hugging Face BERT or GPT-2 folder (then
+    ``tokenizer`` may be None: the folder's own is used).  BERT sentences get
+    [CLS] ... [SEP] as in training.
     """
     from ..autograd import no_grad
     from ..creation import tensor
     from .bert import BertModel
-    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        from .pretrained import from_pretrained
-        model, own = from_pretrained(model)
+    if isinstance(model, str) or hasattr(model, "__fspath__"):
+        from .pretrained import from_pretrained, load_config
+        if load_config(model).get("model_type") == "gpt2":
+            from .gpt import load_gpt2
+            model, own = load_gpt2(model)
+        else:
+            model, own = from_pretrained(model, tokenizer=tokenizer is None)
         tokenizer = tokenizer or own
+        if tokenizer is None:
+            raise ValueError("attention_maps: the checkpoint folder has no tokenizer files; "
+                             "pass the tokenizer")
     if not isinstance(sentence, str) or not sentence.strip():
         raise ValueError(f"attention_maps: give a non-empty sentence, got {sentence!r}")
     ids = list(tokenizer.encode(sentence))
