@@ -39,7 +39,9 @@ def record_attention():
     P = softmax(QK^T/sqrt(d_k) + M) as a NumPy array (..., L, S) to the list ``maps``
     (one entry per attention layer and forward call; with a KV cache, L is the number of
     new tokens and S the number of all keys).  Recording does not change the outputs or
-    their gradients.  Not thread-safe: the function is swapped module-wide."""
+    their gradients.  Not thread-safe: the function is swapped module-wide.  Layers that
+    call the op directly (``nn.MultiheadAttention``, hence ``nn.Transformer*``) are not
+    recorded: they return their weights themselves (``need_weights=True``)."""
     from ..nn import functional as F
     original = F.scaled_dot_product_attention
     maps: list = []
