@@ -350,13 +350,15 @@ def load_finetuned(run, model_path=None):
     return model, tokenizer_from_dict(ck["tokenizer"], f"{path} (tokenizer)"), ck["labels"]
 
 
-def predict(run_or_model, texts, tokenizer=None, batch_size: int = 64) -> dict:
+def predict(run_or_model, texts, tokenizer=None, batch_size: int = 64,
+            model_path=None) -> dict:
     """Classify ``texts`` with a run folder written by :func:`train` (or a
-    ``SentenceClassifier`` and its ``tokenizer``).  Returns ``{"labels", "names",
+    ``SentenceClassifier`` and its ``tokenizer``; ``model_path``: the pretrained folder the
+    run started from, default the installed MiniLM).  Returns ``{"labels", "names",
     "probabilities" (N, 2)}``."""
     labels = LABEL_NAMES
     if isinstance(run_or_model, (str, os.PathLike)):
-        model, tokenizer, labels = load_finetuned(run_or_model)
+        model, tokenizer, labels = load_finetuned(run_or_model, model_path)
     else:
         model = run_or_model
         if tokenizer is None:
