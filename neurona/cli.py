@@ -395,8 +395,9 @@ def cmd_train(args) -> int:
     if args.model in RECIPES:
         return cmd_train_text(args)
     if args.model in TEXT_MODELS:
-        raise CLIError(f"{args.model} reads text: train it with "
-                       f"neurona train {TEXT_MODELS[args.model]}")
+        how = TEXT_MODELS[args.model]
+        raise CLIError(how.removeprefix("... no: ") if how.startswith("... no: ") else
+                       f"{args.model} reads text: train it with neurona train {how}")
     for option in ("arch", "max_steps", "max_minutes"):
         if getattr(args, option) is not None:
             raise CLIError(f"--{option.replace('_', '-')} is for the language recipes "

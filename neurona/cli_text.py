@@ -5,9 +5,12 @@
     neurona train char-lstm  --dataset tiny-shakespeare
     neurona train pos-tagger --dataset ud-english-ewt   (or --data-dir ANY_UD_TREEBANK)
     neurona train gradients                            (vanishing/exploding gradients)
+    neurona train gpt        --dataset tiny-shakespeare (a character-level GPT)
     neurona generate CHECKPOINT --prompt "ROMEO:" --temperature 0.8 --top-k 20
     neurona tag CHECKPOINT "The cat sat on the mat ."
     neurona embed "A man is eating pasta." --search-in corpus.txt   (sentence embeddings)
+    neurona finetune sentiment --mode full|head|lora [--model BERT_FOLDER]
+    neurona attention "The animal didn't cross the street because it was tired." --layer 3
 
 ``train NAME`` calls ``neurona.recipes.<module>.train`` (each recipe documents its
 defaults and the results they give); :mod:`neurona.cli` hands these names over here.
@@ -19,7 +22,7 @@ import os
 import sys
 
 __all__ = ["RECIPES", "TEXT_MODELS", "cmd_train_text", "cmd_generate", "cmd_tag", "cmd_embed",
-           "add_commands",
+           "cmd_finetune", "cmd_attention", "add_commands",
            "find_text_data_dir"]
 
 # recipe name -> (module under neurona.recipes, default dataset, --arch choices)
@@ -29,13 +32,16 @@ RECIPES = {
     "char-lstm": ("char_lstm", "tiny-shakespeare", ("lstm", "gru", "rnn")),
     "pos-tagger": ("pos_tagging", "ud-english-ewt", ()),
     "gradients": ("gradients", "long-range", ("rnn", "lstm", "gru")),
+    "gpt": ("gpt_char", "tiny-shakespeare", ()),
 }
 # zoo models that the recipes train (``neurona train MODEL`` points to the recipe)
 TEXT_MODELS = {"embedding-bag": "sentiment --arch mean",
                "lstm-classifier": "sentiment --arch bilstm",
                "rnn-lm": "nlm --arch lstm (words) or neurona train char-lstm (characters)",
                "bengio-nlm": "nlm --arch bengio", "bilstm-tagger": "pos-tagger",
-               "recurrent-classifier": "gradients"}
+               "recurrent-classifier": "gradients",
+               "bert": "... no: BERT is pretrained; fine-tune it with neurona finetune "
+                       "sentiment --mode full|head|lora"}
 # the folder each text dataset's files live in, under a data folder
 TEXT_FOLDERS = {"rt-polarity": "rt-polarity", "ptb": "ptb",
                 "tiny-shakespeare": "tiny-shakespeare", "ud-english-ewt": "ud-english-ewt"}
@@ -74,15 +80,9 @@ def cmd_train_text(args) -> int:
                           batch_size=args.batch_size, seed=args.seed,
                           max_steps=args.max_steps, max_minutes=args.max_minutes,
                           plots=not args.no_plots, quiet=args.quiet)
-    metrics = result.get("metrics", {})
-    shown = "   ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                       for k, v in metrics.items() if isinstance(v, (int, float)))
-    print(f"done in {result.get('wall_s', 0):.1f} s:   {shown}")
-    for path in [result.get("checkpoint")] + list(result.get("plots") or []):
-        if path:
-            print(f"wrote {path}")
+    _print_result(result)
     ckpt = result.get("checkpoint")
-    if ckpt and args.model in ("char-lstm", "nlm"):
+    if ckpt and args.model in ("char-lstm", "nlm", "gpt"):
         print(f"generate text with:  neurona generate {ckpt} --prompt \"...\"")
     if ckpt and args.model == "pos-tagger":
         print(f"tag a sentence with:  neurona tag {ckpt} \"The cat sat on the mat .\"")
@@ -167,6 +167,55 @@ def cmd_embed(args) -> int:
     return 0
 
 
+def cmd_finetune(args) -> int:
+    """Fine-tune a pretrained BERT-family encoder (default all-MiniLM-L6-v2) with a
+    classification head on a text-classification task (rt-polarity)."""
+    from .recipes import finetune
+    dataset = "rt-polarity" if args.task == "sentiment" else args.task
+    out = args.out or os.path.join("neurona-runs", f"finetune-{args.task}-{args.mode}")
+    result = finetune.train(dataset, data_dir=find_text_data_dir(args.data_dir, dataset),
+                            out=out, arch=args.mode, epochs=args.epochs, lr=args.lr,
+                            batch_size=args.batch_size, seed=args.seed,
+                            max_steps=args.max_steps, max_minutes=args.max_minutes,
+                            plots=not args.no_plots, quiet=args.quiet, model_path=args.model)
+    _print_result(result)
+    return 0
+
+
+def cmd_attention(args) -> int:
+    """Plot the attention weights of one layer (one head, or all heads) for a sentence."""
+    from .models.attention_maps import attention_maps, plot_attention, plot_attention_heads
+    from .models.pretrained import minilm_path
+    maps = attention_maps(args.model or str(minilm_path()), None, args.sentence)
+    if not 0 <= args.layer < maps.n_layer:
+        raise ValueError(f"--layer must be in 0..{maps.n_layer - 1}, got {args.layer}")
+    os.makedirs(args.out, exist_ok=True)
+    if args.head is None:
+        path = plot_attention_heads(maps.weights[args.layer], maps.tokens,
+                                    os.path.join(args.out, f"attention_layer{args.layer}.png"),
+                                    title=f"layer {args.layer}, all {maps.n_head} heads")
+    else:
+        w = maps.head(args.layer, args.head)
+        path = plot_attention(w, maps.tokens, maps.tokens,
+                              os.path.join(args.out, f"attention_l{args.layer}_h{args.head}.png"),
+                              title=f"layer {args.layer}, head {args.head}")
+        for tok, row in zip(maps.tokens, w):
+            print(f"  {tok:>12s} -> {maps.tokens[int(row.argmax())]}  ({row.max():.2f})")
+    print(f"wrote {path}")
+    return 0
+
+
+def _print_result(result: dict) -> None:
+    metrics = result.get("metrics", {})
+    shown = "   ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                       for k, v in metrics.items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool))
+    print(f"done in {result.get('wall_s', 0):.1f} s:   {shown}")
+    for path in [result.get("checkpoint")] + list(result.get("plots") or []):
+        if path:
+            print(f"wrote {path}")
+
+
 def add_commands(sub) -> None:
     """Declare ``generate`` and ``tag`` (``train`` is shared with the zoo: see cli.py)."""
     p = sub.add_parser(
@@ -216,3 +265,35 @@ def add_commands(sub) -> None:
     p.add_argument("--batch-size", type=int, default=32, dest="batch_size")
     p.add_argument("--out", help="also save the embeddings as a .npy file")
     p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("finetune", help="fine-tune a pretrained encoder (MiniLM) on a task",
+                       description="Fine-tune a BERT-family checkpoint with a classification "
+                                   "head: --mode full (every weight), head (the encoder "
+                                   "frozen), or lora (low-rank adapters on the attention "
+                                   "projections and the head).")
+    p.add_argument("task", choices=["sentiment"], help="sentiment: rt-polarity, fixed split")
+    p.add_argument("--mode", choices=["full", "head", "lora"], default="head")
+    p.add_argument("--model", help="a Hugging Face BERT folder (default: the installed "
+                                   "all-MiniLM-L6-v2)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--max-steps", type=int, dest="max_steps")
+    p.add_argument("--max-minutes", type=float, dest="max_minutes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="output folder (default neurona-runs/finetune-TASK-MODE)")
+    p.add_argument("--data-dir", dest="data_dir", help="folder holding rt-polarity/")
+    p.add_argument("--no-plots", action="store_true", dest="no_plots")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("attention", help="plot a Transformer's attention weights for a sentence",
+                       description="Run SENTENCE through a BERT or GPT-2 checkpoint folder "
+                                   "(default all-MiniLM-L6-v2) and plot the attention "
+                                   "weights of --layer: one --head, or all heads.")
+    p.add_argument("sentence")
+    p.add_argument("--model", help="a Hugging Face BERT or GPT-2 folder")
+    p.add_argument("--layer", type=int, default=0)
+    p.add_argument("--head", type=int, help="one head (default: a grid of all heads)")
+    p.add_argument("--out", default="neurona-attention", help="folder for the PNG")
+    p.set_defaults(func=cmd_attention)

@@ -318,3 +318,36 @@ def test_embed_command_prints_embeddings_and_similarities(tmp_path, capsys):
     assert emb[0] @ emb[1] > emb[0] @ emb[2]
     assert main(["embed", "x", "--model", str(tmp_path)]) == 1
     assert "config.json" in capsys.readouterr().err
+
+
+def test_attention_command_plots_a_head_and_names_bad_layers(tmp_path, capsys):
+    from neurona.cli import main
+    _minilm_path()
+    assert main(["attention", "The animal was tired because it ran .", "--layer", "3",
+                 "--head", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "attention_l3_h1.png").stat().st_size > 1000
+    assert "[CLS]" in out and "->" in out
+    assert main(["attention", "hi", "--layer", "6", "--out", str(tmp_path)]) == 1
+    assert "0..5" in capsys.readouterr().err
+
+
+def test_finetune_command_runs_head_mode_with_any_bert_folder(tmp_path, capsys):
+    """`neurona finetune sentiment` end to end, on a tiny random BERT folder (with MiniLM's
+    WordPiece tokenizer) so it is quick; the accuracies of MiniLM itself are the recipe's."""
+    import json
+    import shutil
+    from neurona.cli import main
+    cfg = transformers.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1,
+                                  num_attention_heads=2, intermediate_size=64)
+    torch.manual_seed(0)
+    folder = tmp_path / "tiny-bert"
+    transformers.BertModel(cfg).save_pretrained(folder, safe_serialization=True)
+    shutil.copy(_minilm_path() / "tokenizer.json", folder / "tokenizer.json")
+    out = tmp_path / "run"
+    assert main(["finetune", "sentiment", "--mode", "head", "--model", str(folder),
+                 "--epochs", "1", "--quiet", "--no-plots", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    accuracy = next(v for k, v in metrics.items() if "test" in k and "acc" in k)
+    assert 0.0 <= accuracy <= 1.0
+    assert "done in" in capsys.readouterr().out

@@ -91,3 +91,18 @@ def test_train_pos_tagger_on_any_treebank_then_tag(tmp_path, capsys):
 def test_train_rejects_a_wrong_arch_for_a_recipe(capsys):
     assert main(["train", "nlm", "--arch", "transformer"]) == 1
     assert "--arch must be one of bengio, lstm" in capsys.readouterr().err
+
+
+def test_train_gpt_on_a_text_file_then_generate(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "gpt"
+    assert main(["train", "gpt", "--dataset", str(corpus), "--max-steps", "20",
+                 "--batch-size", "4", "--quiet",
+                 "--no-plots", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(out / "model.safetensors"), "--prompt", "All:",
+                 "--max-new-tokens", "10", "--seed", "0"]) == 0
+    assert capsys.readouterr().out.startswith("All:")
+    assert main(["train", "bert"]) == 1
+    assert "neurona finetune sentiment" in capsys.readouterr().err
