@@ -916,3 +916,18 @@ def test_erf_matches_scipy_and_torch():
     for dt in (np.float32, np.float64):
         assert_close(nr.tensor(special.erf(x.astype(dt))), torch.erf(torch.tensor(x.astype(dt))),
                      kind="transcendental")
+
+
+def test_float32_erf_approximation_is_within_a_few_float32_steps():
+    """erf of float32 arrays uses a rational approximation (ops.special.erf_float32):
+    within 4.5e-7 of the float64 erf everywhere, exactly +-1 far out, odd."""
+    from math import erf as exact
+    from neurona.ops import special
+    x = np.concatenate([np.linspace(-7, 7, 200_001, dtype=np.float32),
+                        np.array([0.0, -0.0, 1e-30, -1e-30, np.inf, -np.inf], np.float32)])
+    got = special.erf(x)
+    assert got.dtype == np.float32
+    want = np.array([exact(float(v)) for v in x])
+    assert np.abs(got - want).max() <= 4.5e-7
+    np.testing.assert_array_equal(special.erf(-x[:200_001]), -got[:200_001])
+    assert got[-2] == 1.0 and got[-1] == -1.0
