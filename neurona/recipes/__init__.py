@@ -11,6 +11,8 @@ the scripts in ``examples/`` call them, and the tests run short versions.
 | ``char-lstm`` | :mod:`.char_lstm` | Karpathy's char-rnn on tiny-shakespeare |
 | ``pos-tagger`` | :mod:`.pos_tagging` | a BiLSTM part-of-speech tagger on a UD treebank |
 | ``gradients`` | :mod:`.gradients` | vanishing and exploding gradients: RNN versus LSTM |
+| ``gpt`` | :mod:`.gpt_char` | a character-level GPT (decoder-only Transformer) on tiny-shakespeare |
+| ``finetune`` | :mod:`.finetune` | MiniLM + a classification head on rt-polarity: full, head only, LoRA |
 
 Every recipe has the same entry point::
 
