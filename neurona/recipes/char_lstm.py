@@ -309,7 +309,7 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
             "tokenizer": tokenizer, "sample": sample}
 
 
-def plot_curves(history: dict, path) -> str:
+def plot_curves(history: dict, path, model_name: str = "char-LSTM") -> str:
     """Training (mean over the steps since the last evaluation) and validation loss, in
     nats per character, against the step (:func:`neurona.viz_text.plot_training_curves`)."""
     from ..viz_text import plot_training_curves
@@ -319,7 +319,7 @@ def plot_curves(history: dict, path) -> str:
         {"train (running mean)": (steps, history["train_loss"]),
          "validation": (steps, history["val_loss"])}, path, xlabel="step",
         ylabel="cross-entropy (nats per character)",
-        title=f"char-LSTM on tiny-shakespeare (best validation {best:.3f})")
+        title=f"{model_name} on tiny-shakespeare (best validation {best:.3f})")
 
 
 if __name__ == "__main__":

@@ -319,16 +319,9 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
 
 
 def plot_curves(history: dict, path) -> str:
-    """Training (mean over the steps since the last evaluation) and validation loss, in
-    nats per character, against the step (:func:`neurona.viz_text.plot_training_curves`)."""
-    from ..viz_text import plot_training_curves
-    steps = history["step"]
-    best = min(history["val_loss"])
-    return plot_training_curves(
-        {"train (running mean)": (steps, history["train_loss"]),
-         "validation": (steps, history["val_loss"])}, path, xlabel="step",
-        ylabel="cross-entropy (nats per character)",
-        title=f"character-level GPT on tiny-shakespeare (best validation {best:.3f})")
+    """The loss curves (train, validation) of a run: :func:`.char_lstm.plot_curves`."""
+    from .char_lstm import plot_curves as char_curves
+    return char_curves(history, path, model_name="character-level GPT")
 
 
 if __name__ == "__main__":
