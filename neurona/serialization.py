@@ -124,7 +124,7 @@ def _where(name: str) -> str:
     return f"the entry '{name}'" if name else "the object"
 
 
-def _atomic_write(path: str, data: bytes) -> None:
+def atomic_write(path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either the old file or the new one.
 
     1. write everything to a temporary file next to ``path`` (same file system),
@@ -133,7 +133,9 @@ def _atomic_write(path: str, data: bytes) -> None:
     4. ``fsync`` the directory, so the rename itself survives a power cut.
     If anything fails, the temporary file is removed and the old ``path`` is untouched.
     """
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
                                suffix=".tmp")
     try:
@@ -149,6 +151,9 @@ def _atomic_write(path: str, data: bytes) -> None:
             pass
         raise
     _fsync_directory(directory)
+
+
+_atomic_write = atomic_write
 
 
 def _write_bytes(f, data: bytes, chunk: int = 1 << 24) -> None:

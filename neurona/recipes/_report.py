@@ -3,18 +3,17 @@
     {"metrics": {...}, "hyperparameters": {...}, "history": {...}}
 
 Strict JSON (NaN and infinities become the strings ``"nan"``, ``"inf"``, ``"-inf"``;
-NumPy numbers become Python numbers), written atomically (a temporary file renamed into
-place), so a crash never leaves half a file.
+NumPy numbers become Python numbers), written atomically (``neurona.serialization.atomic_write``), so a crash never leaves half a file.
 """
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ..serialization import atomic_write
 
 __all__ = ["json_safe", "write_metrics", "save_run", "log"]
 
@@ -47,15 +46,7 @@ def write_metrics(out, metrics: dict, hyperparameters: dict | None = None,
     report = {"metrics": metrics, "hyperparameters": hyperparameters or {},
               "history": history or {}}
     text = json.dumps(json_safe(report), indent=1, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=".metrics.", suffix=".part", dir=out)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, text.encode("utf-8"))
     return str(path)
 
 

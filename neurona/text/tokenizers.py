@@ -360,19 +360,9 @@ class SubwordTokenizer:
     def save(self, path) -> Path:
         """Write ``tokenizer.json`` (readable by ``tokenizers`` and ``transformers``);
         atomically: a temporary file renamed into place."""
-        import os
-        import tempfile
+        from ..serialization import atomic_write
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        os.close(fd)
-        try:
-            self.tokenizer.save(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write(path, self.tokenizer.to_str(pretty=True).encode("utf-8"))
         return path
 
     # -- using it -----------------------------------------------------------------------

@@ -14,8 +14,6 @@ order the corpus was read in (torchtext's rule).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -176,18 +174,10 @@ class Vocab:
     def save(self, path) -> Path:
         """Write the vocabulary as JSON (UTF-8).  The file is written to a temporary name
         and renamed, so it is complete or absent, never half-written."""
+        from ..serialization import atomic_write
         path = Path(path)
-        folder = path.parent if str(path.parent) else Path(".")
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, ensure_ascii=False, indent=0)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=0)
+                     .encode("utf-8"))
         return path
 
     @classmethod
