@@ -3,7 +3,8 @@
     {"metrics": {...}, "hyperparameters": {...}, "history": {...}}
 
 Strict JSON (NaN and infinities become the strings ``"nan"``, ``"inf"``, ``"-inf"``;
-NumPy numbers become Python numbers), written atomically (``neurona.serialization.atomic_write``), so a crash never leaves half a file.
+NumPy numbers become Python numbers), written atomically
+(``neurona.serialization.atomic_write``), so a crash never leaves half a file.
 """
 from __future__ import annotations
 

@@ -286,15 +286,8 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
     if best["weights"] is not None:
         model.load_state_dict(best["weights"])
     model.eval()
-    wall = time.perf_counter() - t_start
-    val = best["val_loss"]
-    metrics = {"val_loss": val, "val_bits_per_char": val / math.log(2),
-               "val_perplexity": math.exp(val), "best_step": best["step"], "steps": step,
-               "train_loss": history["train_loss"][-1] if history["train_loss"] else None,
-               "characters_seen": step * B * T, "parameters": n_params, "wall_s": wall,
-               "cpu_s": time.process_time() - cpu_start, "vocab_size": V}
-    say(f"  best val loss {val:.4f} nats/char ({val / math.log(2):.3f} bits/char, "
-        f"perplexity {math.exp(val):.2f}) at step {best['step']}; {wall / 60:.1f} min")
+    metrics = char_metrics(best, history, step, B * T, n_params, V, t_start, cpu_start, say)
+    wall = metrics["wall_s"]
 
     plot_paths = []
     if out is not None:
@@ -307,6 +300,21 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
     return {"metrics": metrics, "checkpoint": str(ckpt_path) if ckpt_path else None,
             "plots": plot_paths, "wall_s": wall, "history": history, "model": model,
             "tokenizer": tokenizer, "sample": sample}
+
+
+def char_metrics(best: dict, history: dict, step: int, chars_per_step: int, n_params: int,
+                 vocab_size: int, t_start: float, cpu_start: float, say) -> dict:
+    """The numbers a character-level LM run reports (best validation loss in nats and bits
+    per character, perplexity, steps, time), and the one line that says them."""
+    wall = time.perf_counter() - t_start
+    val = best["val_loss"]
+    say(f"  best val loss {val:.4f} nats/char ({val / math.log(2):.3f} bits/char, "
+        f"perplexity {math.exp(val):.2f}) at step {best['step']}; {wall / 60:.1f} min")
+    return {"val_loss": val, "val_bits_per_char": val / math.log(2),
+            "val_perplexity": math.exp(val), "best_step": best["step"], "steps": step,
+            "train_loss": history["train_loss"][-1] if history["train_loss"] else None,
+            "characters_seen": step * chars_per_step, "parameters": n_params, "wall_s": wall,
+            "cpu_s": time.process_time() - cpu_start, "vocab_size": vocab_size}
 
 
 def plot_curves(history: dict, path, model_name: str = "char-LSTM") -> str:

@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from ._report import write_metrics
-from .char_lstm import DATASET, load_text
+from .char_lstm import DATASET, char_metrics, load_text
 
 __all__ = ["train", "DEFAULTS", "evaluate_loss", "random_windows", "val_windows",
            "lr_at", "param_groups"]
@@ -294,15 +294,8 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
     if best["weights"] is not None:
         model.load_state_dict(best["weights"])
     model.eval()
-    wall = time.perf_counter() - t_start
-    val = best["val_loss"]
-    metrics = {"val_loss": val, "val_bits_per_char": val / math.log(2),
-               "val_perplexity": math.exp(val), "best_step": best["step"], "steps": step,
-               "train_loss": history["train_loss"][-1] if history["train_loss"] else None,
-               "characters_seen": step * B * T, "parameters": n_params, "wall_s": wall,
-               "cpu_s": time.process_time() - cpu_start, "vocab_size": V}
-    say(f"  best val loss {val:.4f} nats/char ({val / math.log(2):.3f} bits/char, "
-        f"perplexity {math.exp(val):.2f}) at step {best['step']}; {wall / 60:.1f} min")
+    metrics = char_metrics(best, history, step, B * T, n_params, V, t_start, cpu_start, say)
+    wall = metrics["wall_s"]
 
     plot_paths = []
     if out is not None:
