@@ -114,7 +114,8 @@ def cmd_generate(args) -> int:
         generate_text(model, tokenizer, prompt, max_new_tokens=args.max_new_tokens,
                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                       greedy=args.greedy, stop=stop or None,
-                      seed=None if args.seed is None else args.seed + i, stream=stream)
+                      seed=None if args.seed is None else args.seed + i, stream=stream,
+                      crop_prompt=args.crop_prompt)
         if not shown:
             sys.stdout.write(prompt)
         sys.stdout.write("\n")
@@ -227,7 +228,11 @@ def add_commands(sub) -> None:
     p.add_argument("--prompt", help="the text to continue (default: a newline for a "
                                     "character model, the start token for a word model)")
     p.add_argument("--max-new-tokens", type=int, default=200, dest="max_new_tokens",
-                   help="how many tokens to add (default 200)")
+                   help="how many tokens to add (default 200; past a Transformer's "
+                        "block_size it reads the last block_size tokens: a sliding window)")
+    p.add_argument("--crop-prompt", action="store_true", dest="crop_prompt",
+                   help="keep the last block_size tokens of a longer prompt (default: "
+                        "refuse it)")
     p.add_argument("--temperature", type=float, default=1.0,
                    help="softmax temperature: <1 safer, >1 wilder, 0 = greedy (default 1)")
     p.add_argument("--top-k", type=int, dest="top_k", help="sample among the k likeliest")

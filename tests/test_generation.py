@@ -266,14 +266,17 @@ def test_empty_prompt_of_a_word_model_starts_after_an_eos():
     assert text.split() == tok.decode(generate(model, [1], 6, greedy=True)).split()
 
 
-def test_max_length_limits_prompt_and_generation():
+def test_max_length_limits_the_prompt_and_the_window_slides():
     model = FixedLM(np.arange(V), max_length=5)
-    with pytest.raises(ValueError, match="max_length=5"):
+    with pytest.raises(ValueError, match="max_length=5.*crop_prompt=True"):
         generate(model, [1] * 6, 3)
-    with pytest.warns(UserWarning, match="max_length=5"):
-        got = generate(model, [1, 2, 3], 10, greedy=True)
-    assert got == [V - 1, V - 1]
-    assert generate(model, [1, 2], 3, greedy=True) == [V - 1] * 3
+    assert generate(model, [1] * 6, 2, greedy=True, crop_prompt=True) == [V - 1] * 2
+    assert model.calls == [5, 5]           # the prompt's last 5 tokens, then the window
+    model.calls.clear()
+    got = generate(model, [1, 2, 3], 10, greedy=True)  # past max_length: a sliding window
+    assert got == [V - 1] * 10
+    # prompt (3), then cached steps to 5 tokens, then the last 5 tokens re-read each step
+    assert model.calls == [3, 1, 1] + [5] * 7
 
 
 # ---------------------------------------------------------------------------- checkpoints

@@ -18,6 +18,16 @@ its key/value cache as the state)::
 state**, so each new token costs one step of the model instead of a re-read of the whole
 prefix -- and gives exactly the tokens that re-reading the prefix every step would give.
 
+**Past the context window** (a Transformer reads at most ``max_length`` = block_size
+tokens) generation goes on with a *sliding window*, as nanoGPT does: the next token is
+scored from the last ``max_length`` tokens only. While prompt + new tokens fit, the state
+(KV cache) is used; once they do not, the state is dropped and each step re-reads the
+last ``max_length`` tokens from scratch (positions 0 .. max_length-1 again). Cached keys
+cannot simply be kept and shifted: they were computed at their old positions (position
+embeddings) and with the older tokens in view, so reusing them would give other tokens
+than the window does. Re-reading costs O(max_length^2) per token instead of O(max_length)
+-- correct and simple; the tokens equal those of re-reading the window every step.
+
 Public API:
 
 * :func:`generate` -- token ids in, new token ids out (greedy, temperature, top-k, top-p,
@@ -31,7 +41,6 @@ Public API:
 from __future__ import annotations
 
 import sys
-import warnings
 
 import numpy as np
 
@@ -119,7 +128,8 @@ def sample_next(logits, temperature: float = 1.0, top_k: int | None = None,
 # ---------------------------------------------------------------------------- ids -> ids
 def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
-             stop=None, seed: int | None = None, generator=None, on_token=None) -> list[int]:
+             stop=None, seed: int | None = None, generator=None, on_token=None,
+             crop_prompt: bool = False) -> list[int]:
     """Continue ``prompt_ids`` with up to ``max_new_tokens`` tokens; return the new ids.
 
     Args:
@@ -137,14 +147,17 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
             ``neurona.manual_seed`` also makes a run repeat itself.
         on_token: called as ``on_token(token_id)`` the moment each token is chosen (to
             stream it); if it returns ``True`` generation stops after that token.
+        crop_prompt: what to do with a prompt longer than ``model.max_length``:
+            ``False`` (default) raises ``ValueError`` naming the limit; ``True`` keeps
+            the prompt's last ``max_length`` tokens (what the model could read anyway).
 
     Runs under ``no_grad`` with the model in eval mode (dropout off); the model's previous
     mode is restored afterwards.
 
-    **Length limit.** If ``model.max_length`` is set, a prompt longer than it raises
-    ``ValueError`` naming the limit; generation stops (with a warning) when prompt plus
-    new tokens reach ``max_length``. A sliding window over the context is for the
-    Transformer chapter to add.
+    **Length limit.** If ``model.max_length`` (L) is set, generation does *not* stop at
+    L: once prompt + new tokens exceed it, each next token is scored from the last L
+    tokens (a sliding window: the state is dropped and the window re-read every step, see
+    the module docstring). ``model.max_length = None`` (an RNN) reads any length.
     """
     from ..autograd import no_grad
     from ..creation import tensor
@@ -154,16 +167,12 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
         raise ValueError(f"generate: max_new_tokens must be >= 0, got {max_new_tokens}")
     budget = int(max_new_tokens)
     limit = getattr(model, "max_length", None)
-    if limit is not None:
-        if len(prompt) > limit:
+    if limit is not None and len(prompt) > limit:
+        if not crop_prompt:
             raise ValueError(f"generate: the prompt has {len(prompt)} tokens but this model "
                              f"reads at most max_length={limit}; shorten the prompt (keep "
-                             f"its last {limit} tokens)")
-        if len(prompt) + budget > limit:
-            warnings.warn(f"generate: prompt ({len(prompt)}) + max_new_tokens ({budget}) "
-                          f"exceeds the model's max_length={limit}; stopping after "
-                          f"{limit - len(prompt)} new tokens", stacklevel=2)
-            budget = limit - len(prompt)
+                             f"its last {limit} tokens), or pass crop_prompt=True to do so")
+        prompt = prompt[-limit:]
     stops = _stop_sequences(stop)
     rng = _make_rng(seed, generator)
 
@@ -176,6 +185,7 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
         with no_grad():
             # read the whole prompt once; its last position scores the first new token
             logits, state = model(tensor([prompt], device=device), None)
+            in_state = len(prompt)                  # tokens the state has read
             for _ in range(budget):
                 token = sample_next(_as_numpy(logits[0, -1]), temperature, top_k, top_p,
                                     rng, greedy)
@@ -183,8 +193,14 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
                 stop_now = on_token(token) is True if on_token is not None else False
                 if stop_now or any(new[-len(s):] == s for s in stops if len(new) >= len(s)):
                     break
-                if len(new) < budget:               # one step: only the new token
+                if len(new) == budget:
+                    break
+                if limit is None or in_state < limit:   # one step: only the new token
                     logits, state = model(tensor([[token]], device=device), state)
+                    in_state += 1
+                else:                                   # window full: re-read the last L
+                    window = (prompt + new)[-limit:]
+                    logits, state = model(tensor([window], device=device), None)
     finally:
         model.train(was_training)
     return new
@@ -194,12 +210,15 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
 def generate_text(model, tokenizer, prompt: str, max_new_tokens: int, *,
                   temperature: float = 1.0, top_k: int | None = None,
                   top_p: float | None = None, greedy: bool = False, stop=None,
-                  seed: int | None = None, generator=None, stream=None) -> str:
+                  seed: int | None = None, generator=None, stream=None,
+                  crop_prompt: bool = False) -> str:
     """Continue the text ``prompt``; return the new text (without the prompt).
 
     Args:
-        model, max_new_tokens, temperature, top_k, top_p, greedy, seed, generator: as for
-            :func:`generate` (``max_new_tokens`` counts tokens: characters for a char model).
+        model, max_new_tokens, temperature, top_k, top_p, greedy, seed, generator,
+            crop_prompt: as for :func:`generate` (``max_new_tokens`` counts tokens:
+            characters for a char model; past the model's ``max_length`` the context
+            window slides).
         tokenizer: the model's tokenizer (``encode``/``decode``), e.g. from
             :func:`load_causal_lm`.
         prompt: the start of the text, encoded by the tokenizer: a character tokenizer
@@ -247,7 +266,8 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int, *,
         return cut is not None
 
     generate(model, prompt_ids, max_new_tokens, temperature=temperature, top_k=top_k,
-             top_p=top_p, greedy=greedy, seed=seed, generator=generator, on_token=on_token)
+             top_p=top_p, greedy=greedy, seed=seed, generator=generator, on_token=on_token,
+             crop_prompt=crop_prompt)
     end = cut if cut is not None else len(text)
     if end > shown:                       # the held-back tail that never became a stop
         write(text[shown:end])
