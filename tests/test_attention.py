@@ -321,8 +321,6 @@ def test_mha_dropout_only_in_training():
 def test_mha_errors():
     with pytest.raises(ValueError, match="divisible by num_heads"):
         nn.MultiheadAttention(10, 3)
-    with pytest.raises(NotImplementedError, match="add_bias_kv"):
-        nn.MultiheadAttention(8, 2, add_bias_kv=True)
     m = nn.MultiheadAttention(8, 2)
     x = neurona.zeros(4, 2, 8)
     with pytest.raises(RuntimeError, match="query has 7 features"):

@@ -8,10 +8,19 @@ key/value sequences X_k (S, kdim), X_v (S, vdim)::
     head_i = softmax(Q_i K_i^T / sqrt(d_k) + M) V_i                       (L, d_k)
     out = concat(head_1 .. head_h) W_o^T + b_o                            (L, E)
 
+Two extra key/value slots, as in PyTorch (each adds one column to the scores)::
+
+    add_bias_kv:   K <- [K; b_k],  V <- [V; b_v]   learned rows bias_k, bias_v (1, 1, E)
+    add_zero_attn: K <- [K; 0],    V <- [V; 0]     a key with score 0 and value 0
+
+(in that order, after the projections; masks get an extra "may attend" column for each).
+A query can then put weight on a key that carries no content ("attend to nothing").
+
 Parameters are stored as in PyTorch, so a PyTorch ``state_dict`` loads unchanged:
 ``in_proj_weight`` (3E, E) = [W_q; W_k; W_v] and ``in_proj_bias`` (3E,) when kdim = vdim
 = E, else ``q_proj_weight`` (E, E), ``k_proj_weight`` (E, kdim), ``v_proj_weight``
-(E, vdim); ``out_proj.weight`` (E, E), ``out_proj.bias`` (E,).
+(E, vdim); ``bias_k``, ``bias_v`` (1, 1, E) with add_bias_kv; ``out_proj.weight``
+(E, E), ``out_proj.bias`` (E,).
 """
 from __future__ import annotations
 
@@ -21,6 +30,7 @@ from .. import creation
 from ..backend import xp_of
 from ..ops.attention import scaled_dot_product_attention
 from ..ops.linalg import linear
+from ..ops.shape import cat, pad
 from ..tensor import Tensor
 from . import init
 from .linear import Linear
@@ -59,6 +69,10 @@ class MultiheadAttention(Module):
         num_heads: h; E must be divisible by h (each head has width E // h).
         dropout: dropout probability on the attention weights (training only).
         bias: learn b_q, b_k, b_v and b_o.
+        add_bias_kv: learn bias_k, bias_v (1, 1, E), appended to the projected keys and
+            values as one more key/value position (S -> S + 1).
+        add_zero_attn: append a zero key and a zero value after the projection (and after
+            bias_k/bias_v): one more position (S -> S + 1) whose score is 0.
         kdim, vdim: feature sizes of key and value (default E).
         batch_first: inputs/outputs are (N, L, E) instead of (L, N, E).
 
@@ -70,14 +84,15 @@ class MultiheadAttention(Module):
     marks padding keys to ignore; attn_mask (L, S) or (N*h, L, S), True (or -inf) marks
     pairs that may NOT attend -- the opposite of the bool mask of
     ``F.scaled_dot_product_attention``.  attn_output has the query's shape; attn_weights
-    (N, L, S) averaged over heads, or (N, h, L, S) with ``average_attn_weights=False``
-    (without the N for unbatched input).  ``is_causal`` is a hint that attn_mask is the
+    (N, L, S') averaged over heads, or (N, h, L, S') with ``average_attn_weights=False``
+    (without the N for unbatched input), where S' = S + add_bias_kv + add_zero_attn (the
+    extra key positions are never masked).  ``is_causal`` is a hint that attn_mask is the
     causal mask (as in PyTorch, attn_mask must then be given too).
 
     Differences from PyTorch: a query whose keys are all masked gets zero weights and
     attention output 0 (so out_proj gives its bias) whether or not need_weights -- PyTorch
     2.13 does that with need_weights=False but returns NaN output and weights with
-    need_weights=True; ``add_bias_kv`` and ``add_zero_attn`` are not implemented.
+    need_weights=True.
     """
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
@@ -90,9 +105,6 @@ class MultiheadAttention(Module):
         if embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim must be divisible by num_heads "
                              f"(got embed_dim={embed_dim}, num_heads={num_heads})")
-        if add_bias_kv or add_zero_attn:
-            raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn are "
-                                      "not implemented in neurona; leave them False")
         self.embed_dim = embed_dim
         self.kdim = kdim if kdim is not None else embed_dim
         self.vdim = vdim if vdim is not None else embed_dim
@@ -118,13 +130,17 @@ class MultiheadAttention(Module):
             self.register_parameter("in_proj_bias", None)
         self.out_proj = NonDynamicallyQuantizableLinear(E, E, bias=bias, device=device,
                                                         dtype=dtype)
-        self.bias_k = self.bias_v = None
-        self.add_zero_attn = False
+        if add_bias_kv:
+            self.bias_k = Parameter(_empty((1, 1, E), device, dtype))
+            self.bias_v = Parameter(_empty((1, 1, E), device, dtype))
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = bool(add_zero_attn)
         self._reset_parameters()
 
     def _reset_parameters(self) -> None:
         """Xavier-uniform input projections, zero biases (out_proj.weight keeps Linear's
-        init), as PyTorch."""
+        init), Xavier-normal bias_k and bias_v (std sqrt(1/E)), as PyTorch."""
         if self._qkv_same_embed_dim:
             init.xavier_uniform_(self.in_proj_weight)
         else:
@@ -134,6 +150,9 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.constant_(self.in_proj_bias, 0.0)
             init.constant_(self.out_proj.bias, 0.0)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
 
     def extra_repr(self) -> str:
         return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
@@ -169,6 +188,22 @@ class MultiheadAttention(Module):
                                f"sequence length and batch, got {tuple(key.shape)} and "
                                f"{tuple(value.shape)}")
 
+    def _extra_keys(self, k, v):
+        """Append bias_k/bias_v and then a zero slot (add_zero_attn) to the projected keys
+        and values (N, h, S, d) along S; returns k, v and the number of slots added."""
+        N, h, _, d = k.shape
+        extra = 0
+        if self.bias_k is not None:           # (1, 1, E) -> (N, h, 1, d), E = h * d
+            k = cat([k, self.bias_k.reshape(1, h, 1, d).expand(N, h, 1, d)], dim=2)
+            v = cat([v, self.bias_v.reshape(1, h, 1, d).expand(N, h, 1, d)], dim=2)
+            extra += 1
+        if self.add_zero_attn:
+            a = k._data
+            zero = Tensor(xp_of(a).zeros((N, h, 1, d), dtype=a.dtype))
+            k, v = cat([k, zero], dim=2), cat([v, zero], dim=2)
+            extra += 1
+        return k, v, extra
+
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True, is_causal=False):
         batched = query.dim() == 3
@@ -191,6 +226,7 @@ class MultiheadAttention(Module):
         q = linear(query, wq, bq).reshape(N, L, h, d).transpose(1, 2)
         k = linear(key, wk, bk).reshape(N, S, h, d).transpose(1, 2)
         v = linear(value, wv, bv).reshape(N, S, h, d).transpose(1, 2)
+        k, v, extra = self._extra_keys(k, v)
 
         mask = None
         dt = query._data.dtype
@@ -218,6 +254,9 @@ class MultiheadAttention(Module):
                                    f"{tuple(key_padding_mask.shape)}")
             kpm = _additive(key_padding_mask, dt, "key_padding_mask").reshape(N, 1, 1, S)
             mask = kpm if mask is None else mask + kpm
+
+        if mask is not None and extra:        # the extra keys may always be attended to
+            mask = pad(mask, (0, extra))
 
         p = self.dropout if self.training else 0.0
         res = scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p,

@@ -26,6 +26,17 @@ of a second Q K^T product -- on NumPy memory is not the bottleneck, so P is kept
 
 Rows whose keys are all masked (a boolean row of False, or a row of -inf) give P = 0 and
 O = 0 with zero gradients, as torch 2.13 does (older torch versions gave NaN).
+
+Grouped-query attention (``enable_gqa=True``): Q (..., Hq, L, E) has more heads than
+K (..., Hk, S, E) and V (..., Hv, S, Ev), with Hq a multiple of Hk and of Hv.  Query heads
+are taken in consecutive groups of G = Hq/Hk; every head of a group uses the same K head
+(as if K were ``repeat_interleave``d G times along dim -3, which is what torch does; here
+the copy is never built: the L rows of the G query heads of a group are stacked into one
+(G*L, E) matrix, Q viewed as (..., Hk, G*L, E), and multiplied by that group's K head).  Likewise for V with G = Hq/Hv.  In the backward, a shared head
+collects the gradient of every query head that used it::
+
+    dK_j = sum over the heads i of group j of  dA_i^T Q_i * s
+    dV_j = sum over the heads i of group j of  P~_i^T dO_i
 """
 from __future__ import annotations
 
@@ -46,12 +57,43 @@ def _swap(a):
     return a.swapaxes(-1, -2)
 
 
+def _stacked(a, h):
+    """(..., H, T, F) -> (..., h, (H/h)*T, F): the rows of each group of H/h consecutive
+    heads stacked into one matrix (a free reshape of a contiguous array)."""
+    return a.reshape(a.shape[:-3] + (h, (a.shape[-3] // h) * a.shape[-2], a.shape[-1]))
+
+
+def _matmul_shared(x, y):
+    """x @ y where y (..., h, F, U) may have fewer heads than x (..., H, T, F): each group
+    of H/h consecutive heads of x uses one head of y -> (..., H, T, U).  The same as
+    x @ y.repeat_interleave(H/h, dim=-3), without the repeated copy: the group's rows of x
+    are stacked and multiplied by y's head at once."""
+    xp = xp_of(x)
+    H, h = x.shape[-3], y.shape[-3]
+    if h == H:
+        return xp.matmul(x, y)
+    out = xp.matmul(_stacked(x, h), y)                          # (..., h, (H/h)*T, U)
+    return out.reshape(out.shape[:-3] + (H, x.shape[-2], out.shape[-1]))
+
+
+def _matmul_t_group_sum(x, y, h):
+    """sum over each group of H/h consecutive heads of x_i^T y_i, for x (..., H, T, F) and
+    y (..., H, T, U) -> (..., h, F, U): the gradient of a K or V head shared by H/h query
+    heads.  One matmul: [x_1 .. x_G]^T stacked along T times [y_1 .. y_G] stacked alike."""
+    xp = xp_of(x)
+    if h == x.shape[-3]:
+        return xp.matmul(_swap(x), y)
+    return xp.matmul(_swap(_stacked(x, h)), _stacked(y, h))
+
+
 class ScaledDotProductAttention(Function):
     """O = softmax(Q K^T * s + M) V (see the module docstring for the backward).
 
     Inputs (arrays): q, k, v and, optionally, an additive float mask m.  Keyword
     arguments: ``scale``, ``bool_mask`` (array: True = may attend), ``causal``,
-    ``dropout_p``, ``generator``, ``need_weights`` (also return P~ as a second output).
+    ``dropout_p``, ``generator``, ``need_weights`` (also return P~ as a second output),
+    ``gqa`` (k and v may have fewer heads on dim -3 than q, each shared by a group of
+    query heads; the caller has checked that they divide q's).
 
     Kept for backward: q, k, v (the input arrays), P and, with dropout, the bool mask D
     (P~ = P * D / (1 - p) is rebuilt when needed)."""
@@ -59,11 +101,13 @@ class ScaledDotProductAttention(Function):
     save_inputs = (0, 1, 2)     # backward reads Q, K, V: changing them in place is an error
 
     def forward(self, q, k, v, m=None, scale=1.0, bool_mask=None, causal=False,
-                dropout_p=0.0, generator=None, need_weights=False):
+                dropout_p=0.0, generator=None, need_weights=False, gqa=False):
         xp = xp_of(q)
         dt = q.dtype
         s = dt.type(scale)
-        a = xp.matmul(q, _swap(k))                          # (..., L, S)
+        self.gqa = gqa
+        # (..., L, S); with gqa, query heads share K heads
+        a = _matmul_shared(q, _swap(k)) if gqa else xp.matmul(q, _swap(k))
         a *= s
         if m is not None:
             if np.broadcast_shapes(a.shape, m.shape) == a.shape:
@@ -93,7 +137,7 @@ class ScaledDotProductAttention(Function):
         else:
             pd = p
             self.keep = None
-        out = xp.matmul(pd, v)
+        out = _matmul_shared(pd, v) if gqa else xp.matmul(pd, v)
         self.q, self.k, self.v, self.s = q, k, v, s     # P~ is rebuilt from P and D
         self.m_shape = None if m is None else m.shape
         if not need_weights:
@@ -114,13 +158,16 @@ class ScaledDotProductAttention(Function):
             dp = gw.copy()
             gv = None
         else:
-            dp = xp.matmul(g, _swap(v))                       # dP~ = dO V^T (a new array)
+            # dP~ = dO V^T (a new array)
+            dp = _matmul_shared(g, _swap(v)) if self.gqa else xp.matmul(g, _swap(v))
             if gw is not None:
                 dp += gw
             if keep is not None:
                 pd = p * keep
                 pd *= c
-            gv = xp.matmul(_swap(pd), g)                      # dV = P~^T dO
+            # dV = P~^T dO (with gqa: summed over the query heads sharing a V head)
+            gv = (_matmul_t_group_sum(pd, g, v.shape[-3]) if self.gqa
+                  else xp.matmul(_swap(pd), g))
             del pd
         if keep is not None:                                  # dP = dP~ * D / (1 - p)
             dp *= keep
@@ -130,8 +177,13 @@ class ScaledDotProductAttention(Function):
         dp *= p                                               # dA = P * (dP - rowsum(dP * P))
         da = dp
         needs = self.needs_input_grad
-        gq = unbroadcast(xp.matmul(da, k) * s, q.shape) if needs[0] else None
-        gk = unbroadcast(xp.matmul(_swap(da), q) * s, k.shape) if needs[1] else None
+        if self.gqa:                                          # dK summed over each group
+            gq = unbroadcast(_matmul_shared(da, k) * s, q.shape) if needs[0] else None
+            gk = (unbroadcast(_matmul_t_group_sum(da, q, k.shape[-3]) * s, k.shape)
+                  if needs[1] else None)
+        else:
+            gq = unbroadcast(xp.matmul(da, k) * s, q.shape) if needs[0] else None
+            gk = unbroadcast(xp.matmul(_swap(da), q) * s, k.shape) if needs[1] else None
         if needs[2]:
             gv = xp.zeros_like(v) if gv is None else unbroadcast(gv, v.shape)
         else:
@@ -147,7 +199,45 @@ def _sdpa_error(msg, *tensors):
                         + ", ".join(f"{n} {fmt(t)}" for n, t in tensors) + ")")
 
 
-def _check(query, key, value, attn_mask, is_causal, dropout_p):
+def _check_gqa(q, k, v, named):
+    """Grouped-query attention: heads on dim -3, Hq a multiple of Hk and of Hv.  Returns
+    the batch dims of the scores without (L, S): broadcast(...) + (Hq,)."""
+    if q.ndim < 3 or k.ndim < 3 or v.ndim < 3:
+        raise ValueError("scaled_dot_product_attention: enable_gqa=True needs a head dim: "
+                         "query (..., Hq, L, E), key (..., Hk, S, E), value (..., Hv, S, Ev) "
+                         "(got " + ", ".join(f"{n} {fmt(t)}" for n, t in named) + ")")
+    hq, hk, hv = q.shape[-3], k.shape[-3], v.shape[-3]
+    if hq % hk or hq % hv:
+        raise ValueError(f"scaled_dot_product_attention: with enable_gqa=True the number of "
+                         f"query heads (dim -3) must be a multiple of the key and value heads, "
+                         f"got Hq={hq}, Hk={hk}, Hv={hv} (query {fmt(q)}, key {fmt(k)}, "
+                         f"value {fmt(v)}); each group of Hq/Hk query heads shares one key head")
+    try:
+        return np.broadcast_shapes(q.shape[:-3], k.shape[:-3], v.shape[:-3]) + (hq,)
+    except ValueError:
+        raise _sdpa_error("the batch dims (all but the last three with enable_gqa=True) of "
+                          "query, key and value must broadcast together", *named) from None
+
+
+def _gqa_hint(q, k, v):
+    """The ValueError for key/value with fewer heads than the query without enable_gqa,
+    or None when that is not why the shapes do not broadcast."""
+    if q.ndim < 3 or k.ndim < 3 or v.ndim < 3:
+        return None
+    hq, hk, hv = q.shape[-3], k.shape[-3], v.shape[-3]
+    if (hk, hv) == (hq, hq) or hq % hk or hq % hv:
+        return None
+    try:
+        np.broadcast_shapes(q.shape[:-3], k.shape[:-3], v.shape[:-3])
+    except ValueError:
+        return None
+    return ValueError(f"scaled_dot_product_attention: key and value have fewer heads (dim -3) "
+                      f"than the query: query {fmt(q)}, key {fmt(k)}, value {fmt(v)}; for "
+                      f"grouped-query attention pass enable_gqa=True (or repeat key and value "
+                      f"with repeat_interleave(Hq // Hk, dim=-3))")
+
+
+def _check(query, key, value, attn_mask, is_causal, dropout_p, enable_gqa=False):
     q, k, v = query._data, key._data, value._data
     named = (("query", query), ("key", key), ("value", value))
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
@@ -162,11 +252,17 @@ def _check(query, key, value, attn_mask, is_causal, dropout_p):
     if k.shape[-2] != v.shape[-2]:
         raise _sdpa_error(f"key and value must have the same number of positions S (dim -2), "
                           f"got {k.shape[-2]} and {v.shape[-2]}", *named)
-    try:
-        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except ValueError:
-        raise _sdpa_error("the batch dims (all but the last two) of query, key and value "
-                          "must broadcast together", *named) from None
+    if enable_gqa:
+        batch = _check_gqa(q, k, v, named)
+    else:
+        try:
+            batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        except ValueError:
+            hint = _gqa_hint(q, k, v)
+            if hint is not None:
+                raise hint from None
+            raise _sdpa_error("the batch dims (all but the last two) of query, key and value "
+                              "must broadcast together", *named) from None
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1], got "
                          f"{dropout_p}")
@@ -198,17 +294,20 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     an additive float mask of the query's dtype, broadcastable to (..., L, S).
     ``is_causal``: query i sees keys 0..i (upper-left aligned).  ``scale`` defaults to
     1/sqrt(E).  ``dropout_p`` > 0 drops attention weights (always: pass 0 in eval, as
-    torch).  ``_need_weights`` (internal, for MultiheadAttention) also returns the
-    (dropped-out) attention weights (..., L, S) as a second output.
+    torch).  ``enable_gqa``: grouped-query attention, query (..., Hq, L, E) with key
+    (..., Hk, S, E) and value (..., Hv, S, Ev), Hq a multiple of Hk and Hv; each group of
+    Hq/Hk consecutive query heads shares one key head (torch's repeat_interleave on dim -3,
+    without the copy).  ``_need_weights`` (internal, for MultiheadAttention) also returns
+    the (dropped-out) attention weights (..., L, S) as a second output.
     """
-    if enable_gqa:
-        raise NotImplementedError("scaled_dot_product_attention: enable_gqa=True is not "
-                                  "supported; repeat key/value over the head dim instead")
-    _check(query, key, value, attn_mask, is_causal, dropout_p)
+    _check(query, key, value, attn_mask, is_causal, dropout_p, enable_gqa)
+    # all heads equal: plain attention (torch repeats nothing either)
+    gqa = bool(enable_gqa) and not (query._data.shape[-3] == key._data.shape[-3]
+                                    == value._data.shape[-3])
     if scale is None:
         scale = 1.0 / math.sqrt(query._data.shape[-1]) if query._data.shape[-1] else 1.0
     kw = dict(scale=scale, causal=bool(is_causal), dropout_p=float(dropout_p),
-              generator=generator, need_weights=_need_weights)
+              generator=generator, need_weights=_need_weights, gqa=gqa)
     if attn_mask is not None and attn_mask._data.dtype.kind == "b":
         kw["bool_mask"] = attn_mask._data
         attn_mask = None
@@ -218,12 +317,18 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 
 def _sdpa_reference(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
-                    scale=None, generator=None):
+                    scale=None, generator=None, enable_gqa=False):
     """The unfused formula from existing ops (for tests): softmax(QK^T*s + M) V.
 
-    Rows with every key masked give NaN here (a plain softmax of -inf), unlike the fused op."""
+    Rows with every key masked give NaN here (a plain softmax of -inf), unlike the fused op.
+    With ``enable_gqa`` key and value are first repeated to the query's heads, as torch does
+    (each head Hq/Hk times in a row: repeat_interleave on dim -3)."""
     from .dropout import dropout
     from .softmax import softmax
+    if enable_gqa:
+        hq = query.shape[-3]
+        key, value = (t.index_select(t.dim() - 3, Tensor(np.repeat(
+            np.arange(t.shape[-3]), hq // t.shape[-3]))) for t in (key, value))
     E = query.shape[-1]
     s = 1.0 / math.sqrt(E) if scale is None else scale
     a = (query @ key.transpose(-2, -1)) * s
