@@ -50,15 +50,17 @@ A sample at temperature 0.8 from "ROMEO:" (the best checkpoint)::
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from ._report import write_metrics
+from ._loop import CharRun, char_data, mean_nll, options as _options
+from ._loop import char_metrics, plot_curves  # noqa: F401  (importable here, as before)
+from ._report import log
 
 __all__ = ["train", "DEFAULTS", "find_text", "load_text", "evaluate_loss", "DATASET"]
 
@@ -132,26 +134,13 @@ def _streams(ids, batch_size: int) -> np.ndarray:
 def evaluate_loss(model, streams: np.ndarray, seq_len: int = 256) -> float:
     """Mean cross-entropy (nats per character) of predicting every next character of
     ``streams`` (B, T), read in windows of ``seq_len`` with the state carried; no
-    dropout, no gradients. The model's train/eval mode is restored afterwards."""
-    from .. import nn, no_grad
-    from ..creation import tensor
-    loss_fn = nn.CrossEntropyLoss(reduction="sum")
-    total, count, state = 0.0, 0, None
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            for start in range(0, streams.shape[1] - 1, seq_len):
-                x = streams[:, start:start + seq_len]
-                y = streams[:, start + 1:start + 1 + seq_len]
-                x = x[:, :y.shape[1]]
-                logits, state = model(tensor(x), state)
-                total += float(loss_fn(logits.reshape(-1, logits.shape[-1]),
-                                       tensor(y.reshape(-1))).item())
-                count += y.size
-    finally:
-        model.train(was_training)
-    return total / count
+    dropout, no gradients (:func:`._loop.mean_nll`). The model's train/eval mode is
+    restored afterwards."""
+    def windows():
+        for start in range(0, streams.shape[1] - 1, seq_len):
+            y = streams[:, start + 1:start + 1 + seq_len]
+            yield streams[:, start:start + y.shape[1]], y
+    return mean_nll(model, windows(), carry_state=True)
 
 
 # ---------------------------------------------------------------------------- training
@@ -168,36 +157,25 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
     ``max_minutes`` ends at a higher learning rate than a finished one). ``options``
     override the other :data:`DEFAULTS` (``hidden_size=384``, ``seq_len=100``,
     ``eval_every=100``...). The sample at each evaluation is printed unless ``quiet``.
+    The loop, evaluations, checkpoint and report are :class:`._loop.CharRun`'s.
     """
     import neurona as nt
     from .. import nn, optim
-    from ..models import RNNLanguageModel, count_parameters, detach_state, save_checkpoint
-    from ..models.generation import generate_text
+    from ..models import RNNLanguageModel, count_parameters, detach_state
     from ..creation import tensor
-    from ..text import CharTokenizer
 
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"char_lstm.train: unknown options {sorted(unknown)}; the options "
-                        f"are {sorted(DEFAULTS)}")
-    cfg = dict(DEFAULTS, **options)
+    cfg = _options("char_lstm", DEFAULTS, options, lr, batch_size)
     if arch is not None:
         cfg["cell"] = arch
-    if lr is not None:
-        cfg["lr"] = lr
-    if batch_size is not None:
-        cfg["batch_size"] = batch_size
-    say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, **k, flush=True))
+    say = partial(log, quiet)
     t_start, cpu_start = time.perf_counter(), time.process_time()
 
     # data
     nt.manual_seed(seed)
-    train_text, val_text, path = load_text(dataset, data_dir, cfg["val_fraction"])
-    tokenizer = CharTokenizer().fit(train_text + val_text)
+    path, train_text, val_text, tokenizer, train_ids, val_ids = char_data(dataset, data_dir,
+                                                                          cfg)
     V, B, T = tokenizer.vocab_size, cfg["batch_size"], cfg["seq_len"]
-    train_streams = _streams(tokenizer.encode(train_text), B)
-    val_ids = tokenizer.encode(val_text if cfg["eval_chars"] is None
-                               else val_text[:cfg["eval_chars"]])
+    train_streams = _streams(train_ids, B)
     val_streams = _streams(val_ids, min(16, max(1, len(val_ids) // (4 * T))))
     steps_per_epoch = (train_streams.shape[1] - 1) // T
     steps = cfg["steps"] if epochs is None else int(epochs) * steps_per_epoch
@@ -218,116 +196,35 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
     say(f"  {model.name}: {cfg['num_layers']} x {cfg['cell'].upper()} {cfg['hidden_size']}, "
         f"embedding {cfg['embedding_dim']}, dropout {cfg['dropout']}: {n_params:,} parameters")
 
-    history = {"step": [], "train_loss": [], "val_loss": [], "lr": [], "elapsed_s": []}
-    best = {"val_loss": math.inf, "step": 0, "weights": None}
-    out = Path(out) if out is not None else None
-    ckpt_path = None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        ckpt_path = out / "model.safetensors"
-    sample = ""
+    # truncated BPTT over the streams: each step reads the next T characters of every
+    # stream, starting from the (detached) state the previous step ended with
+    carried = {"state": None, "position": 0}
 
-    def evaluate_and_keep(step: int, train_loss: float):
-        nonlocal sample, ckpt_path
-        val = evaluate_loss(model, val_streams)
-        elapsed = time.perf_counter() - t_start
-        for k, v in zip(history, (step, train_loss, val, optimizer.param_groups[0]["lr"],
-                                  elapsed)):
-            history[k].append(v)
-        mark = ""
-        if val < best["val_loss"]:
-            best.update(val_loss=val, step=step,
-                        weights={k: v.detach().clone() for k, v in model.state_dict().items()})
-            mark = " *"
-            if out is not None:
-                save_checkpoint(model, ckpt_path, tokenizer=tokenizer.to_dict(), dataset=str(dataset),
-                      step=step, val_loss=val)
-        say(f"  step {step:5d} (pass {step / steps_per_epoch:4.2f})  train {train_loss:.3f}  "
-            f"val {val:.3f} nats/char ({val / math.log(2):.2f} bits){mark}  "
-            f"{elapsed / 60:5.1f} min")
-        if not quiet and cfg["sample_chars"]:
-            sample = generate_text(model, tokenizer, cfg["prompt"], cfg["sample_chars"],
-                                   temperature=cfg["temperature"], seed=seed)
-            say("    | " + (cfg["prompt"] + sample).replace("\n", "\n    | "))
-
-    # truncated BPTT over the streams
-    model.train()
-    state, position, step = None, 0, 0
-    running, n_running = 0.0, 0
-    deadline = None if max_minutes is None else t_start + 60.0 * float(max_minutes)
-    while step < steps:
+    def one_step(step: int) -> float:
+        state, position = carried["state"], carried["position"]
         if position + T + 1 > train_streams.shape[1]:       # a new pass: start over
             state, position = None, 0
         x = tensor(train_streams[:, position:position + T])
         y = tensor(train_streams[:, position + 1:position + T + 1])
-        position += T
         logits, state = model(x, state)
-        state = detach_state(state)                          # gradients stop here
+        carried["state"] = detach_state(state)               # gradients stop here
+        carried["position"] = position + T
         loss = loss_fn(logits.reshape(-1, V), y.reshape(-1))
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
         optimizer.step()
         scheduler.step()
-        step += 1
-        value = float(loss.item())
-        if not math.isfinite(value):
-            raise FloatingPointError(f"char-lstm: the loss became {value} at step {step}; "
-                                     f"lower the learning rate (lr={cfg['lr']})")
-        running, n_running = running + value, n_running + 1
-        out_of_time = deadline is not None and time.perf_counter() > deadline
-        if step % cfg["eval_every"] == 0 or step == steps or out_of_time:
-            evaluate_and_keep(step, running / n_running)
-            running, n_running = 0.0, 0
-        if out_of_time:
-            say(f"  stopped after {max_minutes} minutes (max_minutes)")
-            break
+        return float(loss.item())
 
-    if best["weights"] is not None:
-        model.load_state_dict(best["weights"])
-    model.eval()
-    metrics = char_metrics(best, history, step, B * T, n_params, V, t_start, cpu_start, say)
-    wall = metrics["wall_s"]
-
-    plot_paths = []
-    if out is not None:
-        hparams = dict(cfg, steps=steps, seed=seed, dataset=str(dataset))
-        write_metrics(out, metrics, hparams, history)
-        if sample:
-            (out / "sample.txt").write_text(cfg["prompt"] + sample + "\n", encoding="utf-8")
-        if plots and history["step"]:
-            plot_paths.append(plot_curves(history, out / "loss_curves.png"))
-    return {"metrics": metrics, "checkpoint": str(ckpt_path) if ckpt_path else None,
-            "plots": plot_paths, "wall_s": wall, "history": history, "model": model,
-            "tokenizer": tokenizer, "sample": sample}
-
-
-def char_metrics(best: dict, history: dict, step: int, chars_per_step: int, n_params: int,
-                 vocab_size: int, t_start: float, cpu_start: float, say) -> dict:
-    """The numbers a character-level LM run reports (best validation loss in nats and bits
-    per character, perplexity, steps, time), and the one line that says them."""
-    wall = time.perf_counter() - t_start
-    val = best["val_loss"]
-    say(f"  best val loss {val:.4f} nats/char ({val / math.log(2):.3f} bits/char, "
-        f"perplexity {math.exp(val):.2f}) at step {best['step']}; {wall / 60:.1f} min")
-    return {"val_loss": val, "val_bits_per_char": val / math.log(2),
-            "val_perplexity": math.exp(val), "best_step": best["step"], "steps": step,
-            "train_loss": history["train_loss"][-1] if history["train_loss"] else None,
-            "characters_seen": step * chars_per_step, "parameters": n_params, "wall_s": wall,
-            "cpu_s": time.process_time() - cpu_start, "vocab_size": vocab_size}
-
-
-def plot_curves(history: dict, path, model_name: str = "char-LSTM") -> str:
-    """Training (mean over the steps since the last evaluation) and validation loss, in
-    nats per character, against the step (:func:`neurona.viz_text.plot_training_curves`)."""
-    from ..viz_text import plot_training_curves
-    steps = history["step"]
-    best = min(history["val_loss"])
-    return plot_training_curves(
-        {"train (running mean)": (steps, history["train_loss"]),
-         "validation": (steps, history["val_loss"])}, path, xlabel="step",
-        ylabel="cross-entropy (nats per character)",
-        title=f"{model_name} on tiny-shakespeare (best validation {best:.3f})")
+    run = CharRun("char-lstm", model, tokenizer, optimizer, dataset=dataset, out=out,
+                  seed=seed, quiet=quiet, lr=cfg["lr"], prompt=cfg["prompt"],
+                  sample_chars=cfg["sample_chars"], temperature=cfg["temperature"],
+                  steps_per_pass=steps_per_epoch, t_start=t_start, cpu_start=cpu_start)
+    done = run.train(one_step, steps, cfg["eval_every"], max_minutes,
+                     lambda: evaluate_loss(model, val_streams))
+    hparams = dict(cfg, steps=steps, seed=seed, dataset=str(dataset))
+    return run.finish(done, B * T, n_params, hparams, plots, "char-LSTM")
 
 
 if __name__ == "__main__":

@@ -46,12 +46,14 @@ from __future__ import annotations
 import math
 import sys
 import time
-from pathlib import Path
+from functools import partial
 
 import numpy as np
 
-from ._report import write_metrics
-from .char_lstm import DATASET, char_metrics, load_text
+from ._loop import CharRun, char_data, mean_nll, options as _options
+from ._loop import plot_curves as _plot_curves
+from ._report import log
+from .char_lstm import DATASET
 
 __all__ = ["train", "DEFAULTS", "evaluate_loss", "random_windows", "val_windows",
            "lr_at", "param_groups"]
@@ -111,22 +113,11 @@ def val_windows(ids: np.ndarray, block_size: int):
 
 def evaluate_loss(model, x: np.ndarray, y: np.ndarray, batch_size: int = 64) -> float:
     """Mean cross-entropy (nats per character) of the next characters ``y`` given the
-    windows ``x`` (both (n, T)); no dropout, no gradients, the model's mode restored."""
-    from .. import nn, no_grad
-    from ..creation import tensor
-    loss_fn = nn.CrossEntropyLoss(reduction="sum")
-    total = 0.0
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            for i in range(0, len(x), batch_size):
-                logits, _ = model(tensor(x[i:i + batch_size]))
-                total += float(loss_fn(logits.reshape(-1, logits.shape[-1]),
-                                       tensor(y[i:i + batch_size].reshape(-1))).item())
-    finally:
-        model.train(was_training)
-    return total / y.size
+    windows ``x`` (both (n, T)), ``batch_size`` windows at a time, each read afresh (no
+    state carried); no dropout, no gradients, the model's mode restored
+    (:func:`._loop.mean_nll`)."""
+    batches = ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size))
+    return mean_nll(model, batches)
 
 
 # ---------------------------------------------------------------------------- optimisation
@@ -169,22 +160,12 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
     """
     import neurona as nt
     from .. import nn, optim
-    from ..models import GPT, count_parameters, save_checkpoint
-    from ..models.generation import generate_text
+    from ..models import GPT, count_parameters
     from ..creation import tensor
-    from ..text import CharTokenizer
 
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"gpt_char.train: unknown options {sorted(unknown)}; the options "
-                        f"are {sorted(DEFAULTS)}")
+    cfg = _options("gpt_char", DEFAULTS, options, lr, batch_size)
     if arch not in (None, "gpt"):
         raise ValueError(f"gpt_char.train: arch must be 'gpt' (or None), got {arch!r}")
-    cfg = dict(DEFAULTS, **options)
-    if lr is not None:
-        cfg["lr"] = lr
-    if batch_size is not None:
-        cfg["batch_size"] = batch_size
     for key in ("block_size", "n_layer", "n_head", "n_embd", "batch_size", "steps",
                 "eval_every"):
         if int(cfg[key]) < 1:
@@ -197,18 +178,15 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
                          f"lr={cfg['lr']}, lr_min={cfg['lr_min']}")
     if max_minutes is None and max_steps is None:
         max_minutes = FULL_RUN_MINUTES
-    say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, **k, flush=True))
+    say = partial(log, quiet)
     t_start, cpu_start = time.perf_counter(), time.process_time()
 
     # data
     nt.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    train_text, val_text, path = load_text(dataset, data_dir, cfg["val_fraction"])
-    tokenizer = CharTokenizer().fit(train_text + val_text)
+    path, train_text, val_text, tokenizer, train_ids, val_ids = char_data(dataset, data_dir,
+                                                                          cfg)
     V, B, T = tokenizer.vocab_size, int(cfg["batch_size"]), int(cfg["block_size"])
-    train_ids = np.asarray(tokenizer.encode(train_text), dtype=np.int64)
-    val_ids = np.asarray(tokenizer.encode(val_text if cfg["eval_chars"] is None
-                                          else val_text[:cfg["eval_chars"]]), dtype=np.int64)
     val_x, val_y = val_windows(val_ids, T)
     steps = int(cfg["steps"]) if epochs is None else max(1, int(
         float(epochs) * len(train_ids) / (B * T)))
@@ -230,44 +208,16 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
         f"block {T}, dropout {cfg['dropout']}: {n_params:,} parameters; validation on "
         f"{len(val_x)} windows")
 
-    history = {"step": [], "train_loss": [], "val_loss": [], "lr": [], "elapsed_s": []}
-    best = {"val_loss": math.inf, "step": 0, "weights": None}
-    out = Path(out) if out is not None else None
-    ckpt_path = None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        ckpt_path = out / "model.safetensors"
-    sample = ""
-    sample_chars = max(0, min(int(cfg["sample_chars"] or 0), T - len(cfg["prompt"])))
+    run = CharRun("gpt-char", model, tokenizer, optimizer, dataset=dataset, out=out,
+                  seed=seed, quiet=quiet, lr=cfg["lr"], prompt=cfg["prompt"],
+                  sample_chars=max(0, min(int(cfg["sample_chars"] or 0),
+                                          T - len(cfg["prompt"]))),
+                  temperature=cfg["temperature"], show_lr=True, t_start=t_start,
+                  cpu_start=cpu_start)
 
-    def evaluate_and_keep(step: int, train_loss: float):
-        nonlocal sample
-        val = evaluate_loss(model, val_x, val_y)
-        elapsed = time.perf_counter() - t_start
-        for k, v in zip(history, (step, train_loss, val, optimizer.param_groups[0]["lr"],
-                                  elapsed)):
-            history[k].append(v)
-        mark = ""
-        if val < best["val_loss"]:
-            best.update(val_loss=val, step=step,
-                        weights={k: v.detach().clone() for k, v in model.state_dict().items()})
-            mark = " *"
-            if out is not None:
-                save_checkpoint(model, ckpt_path, tokenizer=tokenizer.to_dict(),
-                                dataset=str(dataset), step=step, val_loss=val)
-        say(f"  step {step:5d}  train {train_loss:.3f}  val {val:.3f} nats/char "
-            f"({val / math.log(2):.2f} bits){mark}  lr {optimizer.param_groups[0]['lr']:.2e}"
-            f"  {elapsed / 60:5.1f} min")
-        if not quiet and sample_chars:
-            sample = generate_text(model, tokenizer, cfg["prompt"], sample_chars,
-                                   temperature=cfg["temperature"], seed=seed)
-            say("    | " + (cfg["prompt"] + sample).replace("\n", "\n    | "))
-
-    model.train()
-    step, running, n_running = 0, 0.0, 0
-    while step < steps:
-        elapsed = time.perf_counter() - t_start
-        progress = max(step / steps, elapsed / budget_s if budget_s else 0.0)
+    def one_step(step: int) -> float:
+        """Set the learning rate (:func:`lr_at`), then one AdamW step on random windows."""
+        progress = max(step / steps, run.elapsed() / budget_s if budget_s else 0.0)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(progress, step, cfg)
         xb, yb = random_windows(train_ids, B, T, rng)
@@ -277,44 +227,18 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
         optimizer.step()
-        step += 1
-        value = float(loss.item())
-        if not math.isfinite(value):
-            raise FloatingPointError(f"gpt-char: the loss became {value} at step {step}; "
-                                     f"lower the learning rate (lr={cfg['lr']})")
-        running, n_running = running + value, n_running + 1
-        out_of_time = budget_s is not None and time.perf_counter() - t_start > budget_s
-        if step % cfg["eval_every"] == 0 or step == steps or out_of_time:
-            evaluate_and_keep(step, running / n_running)
-            running, n_running = 0.0, 0
-        if out_of_time:
-            say(f"  stopped after {max_minutes} minutes (max_minutes)")
-            break
+        return float(loss.item())
 
-    if best["weights"] is not None:
-        model.load_state_dict(best["weights"])
-    model.eval()
-    metrics = char_metrics(best, history, step, B * T, n_params, V, t_start, cpu_start, say)
-    wall = metrics["wall_s"]
-
-    plot_paths = []
-    if out is not None:
-        hparams = dict(cfg, steps=steps, seed=seed, dataset=str(dataset),
-                       max_minutes=max_minutes)
-        write_metrics(out, metrics, hparams, history)
-        if sample:
-            (out / "sample.txt").write_text(cfg["prompt"] + sample + "\n", encoding="utf-8")
-        if plots and history["step"]:
-            plot_paths.append(plot_curves(history, out / "loss_curves.png"))
-    return {"metrics": metrics, "checkpoint": str(ckpt_path) if ckpt_path else None,
-            "plots": plot_paths, "wall_s": wall, "history": history, "model": model,
-            "tokenizer": tokenizer, "sample": sample}
+    done = run.train(one_step, steps, cfg["eval_every"], max_minutes,
+                     lambda: evaluate_loss(model, val_x, val_y))
+    hparams = dict(cfg, steps=steps, seed=seed, dataset=str(dataset),
+                   max_minutes=max_minutes)
+    return run.finish(done, B * T, n_params, hparams, plots, "character-level GPT")
 
 
 def plot_curves(history: dict, path) -> str:
-    """The loss curves (train, validation) of a run: :func:`.char_lstm.plot_curves`."""
-    from .char_lstm import plot_curves as char_curves
-    return char_curves(history, path, model_name="character-level GPT")
+    """The loss curves (train, validation) of a run: :func:`._loop.plot_curves`."""
+    return _plot_curves(history, path, model_name="character-level GPT")
 
 
 if __name__ == "__main__":
