@@ -931,3 +931,21 @@ def test_float32_erf_approximation_is_within_a_few_float32_steps():
     assert np.abs(got - want).max() <= 4.5e-7
     np.testing.assert_array_equal(special.erf(-x[:200_001]), -got[:200_001])
     assert got[-2] == 1.0 and got[-1] == -1.0
+
+
+def test_blocked_float32_erf_matches_one_pass_on_every_block_boundary():
+    """erf_float32 works in blocks of _CHUNK numbers: a strided input whose size is not a
+    multiple of the block gives what one pass over the whole array gives (scale included),
+    and normal_cdf_float32 is (1 + erf(x / sqrt 2)) / 2."""
+    from math import erf as exact, sqrt
+    from neurona.ops import special
+    n = 2 * special._CHUNK + 17
+    x = np.random.default_rng(0).normal(0, 3, (n, 2)).astype(np.float32)[:, 0]  # strided
+    got = special.erf_float32(x, scale=0.5)
+    assert got.shape == x.shape and got.dtype == np.float32
+    want = np.array([exact(0.5 * float(v)) for v in x])
+    assert np.abs(got - want).max() <= 4.5e-7
+    phi = special.normal_cdf_float32(x.reshape(-1, 1))
+    assert phi.shape == (n, 1)
+    want_phi = np.array([(1 + exact(float(v) / sqrt(2))) / 2 for v in x])
+    assert np.abs(phi[:, 0] - want_phi).max() <= 3e-7
