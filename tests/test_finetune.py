@@ -132,15 +132,59 @@ def test_head_mode_on_rt_polarity(rt_slices, tmp_path):
     p = finetune.predict(tmp_path, ["a gorgeous , witty , moving film",
                                     "a dull , lifeless and boring mess"])
     assert p["names"] == ["positive", "negative"]
+    assert r["plots"] == [str(tmp_path / "training_curves.png")]
+    _assert_png(r["plots"][0])
 
 
-def test_lora_steps_lower_the_loss(rt_slices):
+def test_lora_steps_lower_the_loss(rt_slices, tmp_path):
     from neurona.recipes import finetune
     tr = rt_slices("train", 16)
     texts = {"train": tr, "val": rt_slices("val", 8), "test": rt_slices("test", 8)}
     # the same 16 snippets, 6 full-batch steps: the adapters and head fit them
     r = finetune.train(arch="lora", texts=texts, quiet=True, epochs=6, batch_size=16,
-                       lr=3e-3, warmup=0.0, dropout=0.0, eval_every=1000)
+                       lr=3e-3, warmup=0.0, dropout=0.0, eval_every=3, out=tmp_path)
     loss = r["history"]["step_loss"]
     assert len(loss) == 6 and loss[-1] < loss[0] - 0.05, loss
+    assert r["history"]["eval_step"] == [3, 6]
     assert r["metrics"]["trainable_parameters"] == 6 * 2 * 8 * (384 + 384) + 770
+    assert r["plots"] == [str(tmp_path / "training_curves.png")]
+    _assert_png(r["plots"][0])
+    # plots=False (or no out): no picture
+    r = finetune.train(arch="lora", texts=texts, quiet=True, max_steps=1, batch_size=16,
+                       out=tmp_path / "no-plots", plots=False)
+    assert r["plots"] == [] and not (tmp_path / "no-plots" / "training_curves.png").exists()
+
+
+def _assert_png(path):
+    from pathlib import Path
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, len(data)
+
+
+@pytest.mark.parametrize("history, xlabel", [
+    ({"epoch": [1, 2, 3], "train_loss": [0.7, 0.5, 0.4], "val_loss": [0.6, 0.5, 0.5],
+      "val_accuracy": [0.6, 0.7, 0.72]}, "epoch"),
+    ({"step": [1, 2, 3, 4], "step_loss": [0.7, 0.6, 0.5, 0.5], "eval_step": [2, 4],
+      "val_loss": [0.6, 0.5], "val_accuracy": [0.65, 0.7]}, "step"),
+])
+def test_plot_curves_draws_both_history_layouts(history, xlabel, tmp_path):
+    """head runs record one evaluation per epoch, full/lora runs a loss per step and an
+    evaluation every eval_every steps: both give a loss-and-accuracy PNG."""
+    import matplotlib.pyplot as plt
+    from neurona.recipes import finetune
+    seen = {}
+    real_savefig = plt.Figure.savefig
+
+    def spy(fig, *args, **kwargs):
+        ax = fig.axes[0]
+        seen.update(xlabel=ax.get_xlabel(), n_axes=len(fig.axes),
+                    lines=[l.get_label() for a in fig.axes for l in a.get_lines()])
+        return real_savefig(fig, *args, **kwargs)
+    plt.Figure.savefig = spy
+    try:
+        path = finetune.plot_curves(history, tmp_path / "curves.png", "a title")
+    finally:
+        plt.Figure.savefig = real_savefig
+    _assert_png(path)
+    assert seen["xlabel"] == xlabel and seen["n_axes"] == 2          # accuracy on the right
+    assert seen["lines"][1:] == ["validation", "validation accuracy"]

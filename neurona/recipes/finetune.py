@@ -32,8 +32,8 @@ Measured (seed 0, one CPU core shared with other jobs; defaults, one epoch = 270
 
 The run folder holds ``finetune.safetensors`` (the *trainable* tensors only -- the head,
 the adapters, or for ``full`` the whole model -- with the mode, the hyperparameters and
-the tokenizer; the frozen weights are re-read from the pretrained folder) and
-``metrics.json``.
+the tokenizer; the frozen weights are re-read from the pretrained folder),
+``metrics.json`` and ``training_curves.png`` (losses and validation accuracy).
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ from ..random import manual_seed
 from ..tensor import Tensor
 from ._report import log, write_metrics
 
-__all__ = ["train", "predict", "load_finetuned", "DEFAULTS", "embed_texts"]
+__all__ = ["train", "predict", "load_finetuned", "DEFAULTS", "embed_texts", "plot_curves"]
 
 DATASET = "rt-polarity"
 LABEL_NAMES = ["negative", "positive"]
@@ -240,7 +240,9 @@ def train(dataset: str = DATASET, *, data_dir=None, out=None, arch=None, epochs=
     "test": ...}`` to use instead of the rt-polarity split (the tests use slices of it).
     ``max_minutes`` bounds the training loop (the evaluation after it is extra).
     Returns ``{"metrics", "checkpoint", "plots", "wall_s", "history"}``; ``metrics`` has
-    ``test_accuracy``, ``val_accuracy``, ``trainable_parameters``, ``total_parameters``.
+    ``test_accuracy``, ``val_accuracy``, ``trainable_parameters``, ``total_parameters``;
+    ``plots`` lists ``out/training_curves.png`` (:func:`plot_curves`) when ``plots`` and
+    ``out`` are given.
     """
     from ..models.classifier_heads import MODES, SentenceClassifier, configure
     from ..models.pretrained import from_pretrained, minilm_path
@@ -270,6 +272,7 @@ def train(dataset: str = DATASET, *, data_dir=None, out=None, arch=None, epochs=
         texts = load_data(data_dir, h["val_fraction"], seed)
     (tr, y_tr), (va, y_va), (te, y_te) = (
         (list(texts[k][0]), np.asarray(texts[k][1], np.int64)) for k in ("train", "val", "test"))
+    encoder_name = "MiniLM" if model_path is None else Path(model_path).name
     model_path = Path(model_path) if model_path is not None else minilm_path()
     encoder, tok = from_pretrained(model_path)
     manual_seed(seed)
@@ -313,7 +316,7 @@ def train(dataset: str = DATASET, *, data_dir=None, out=None, arch=None, epochs=
                "total_parameters": n_total, "arch": arch, "steps": steps,
                "stopped_by": stopped, "n_train": len(y_tr), "n_val": len(y_va),
                "n_test": len(y_te), "model": model_path.name, "wall_s": wall, **picked}
-    checkpoint = None
+    checkpoint, plot_paths = None, []
     if out is not None:
         from ..serialization import save
         out = Path(out)
@@ -325,8 +328,30 @@ def train(dataset: str = DATASET, *, data_dir=None, out=None, arch=None, epochs=
               "state": {k: Tensor(v) for k, v in best["state"].items()},
               "test_accuracy": test["accuracy"]}, checkpoint)
         write_metrics(out, metrics, h, history)
-    return {"metrics": metrics, "checkpoint": checkpoint, "plots": [], "wall_s": wall,
-            "history": history, "model": model, "tokenizer": tok}
+        if plots:
+            title = f"fine-tuning {encoder_name} ({arch}) on rt-polarity"
+            plot_paths.append(plot_curves(history, out / "training_curves.png", title))
+    return {"metrics": metrics, "checkpoint": checkpoint, "plots": plot_paths,
+            "wall_s": wall, "history": history, "model": model, "tokenizer": tok}
+
+
+def plot_curves(history: dict, path, title: str | None = None) -> str:
+    """The run's curves, from its ``history``: the training loss (left axis; per step for
+    ``full``/``lora``, the epoch's mean for ``head``), the validation loss at each
+    evaluation, and the validation accuracy (right axis)
+    (:func:`neurona.viz_text.plot_training_curves`). Returns the path of the PNG."""
+    from ..viz_text import plot_training_curves
+    if "step_loss" in history:                   # full / lora: one loss per step
+        x, xlabel = history["eval_step"], "step"
+        losses = {"train (per step)": (history["step"], history["step_loss"])}
+    else:                                        # head: one evaluation per epoch
+        x, xlabel = history["epoch"], "epoch"
+        losses = {"train (epoch mean)": (x, history["train_loss"])}
+    losses["validation"] = (x, history["val_loss"])
+    return plot_training_curves(losses, path, xlabel=xlabel, ylabel="cross-entropy (nats)",
+                                title=title, right={"validation accuracy":
+                                                    (x, history["val_accuracy"])},
+                                right_label="accuracy")
 
 
 def load_finetuned(run, model_path=None):
