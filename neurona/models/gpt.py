@@ -310,7 +310,12 @@ def _read_gpt2_config(folder: str) -> dict:
                                 "checkpoint folder holds config.json, model.safetensors "
                                 "and tokenizer files (save_pretrained writes them)")
     with open(path, encoding="utf-8") as f:
-        cfg = json.load(f)
+        try:
+            cfg = json.load(f)
+        except ValueError as e:
+            raise ValueError(f"load_gpt2: {path} is not valid JSON ({e})") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"load_gpt2: {path} is not a JSON object")
     if cfg.get("model_type") != "gpt2":
         raise ValueError(f"load_gpt2: {path} has model_type={cfg.get('model_type')!r}, "
                          "not 'gpt2'; this loader reads GPT-2-family checkpoints only")
@@ -318,6 +323,10 @@ def _read_gpt2_config(folder: str) -> dict:
     if act not in ("gelu_new", "gelu_pytorch_tanh", "gelu", "relu"):
         raise ValueError(f"load_gpt2: activation_function {act!r} in {path} is not "
                          "supported (gelu_new, gelu_pytorch_tanh, gelu, relu)")
+    missing = [k for k in ("vocab_size", "n_layer", "n_head", "n_embd") if k not in cfg]
+    if missing:
+        raise ValueError(f"load_gpt2: {path} lacks {', '.join(missing)} (GPT-2's sizes); "
+                         "write the folder with save_pretrained")
     return cfg
 
 
@@ -342,12 +351,8 @@ def load_gpt2(folder, dtype=None):
     cfg = _read_gpt2_config(folder)
     weights = os.path.join(folder, "model.safetensors")
     if not os.path.isfile(weights):
-        pickles = [f for f in ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")
-                   if os.path.exists(os.path.join(folder, f))]
-        hint = (f" It has {', '.join(pickles)} (a pickle/other format neurona does not "
-                "read); convert it to safetensors first, e.g. with transformers: "
-                "AutoModel.from_pretrained(folder).save_pretrained(folder, "
-                "safe_serialization=True)." if pickles else "")
+        from .pretrained import conversion_hint
+        hint = conversion_hint(folder, "AutoModelForCausalLM")
         raise FileNotFoundError(f"load_gpt2: {folder} has no model.safetensors.{hint}")
     act = cfg.get("activation_function", "gelu_new")
     act = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh"}.get(act, act)
@@ -368,12 +373,17 @@ def load_gpt2(folder, dtype=None):
             raise ValueError(f"load_gpt2: {weights} has a tensor {key!r} that does not fit "
                              f"a GPT-2 model (no parameter {name!r})")
         arr = value.numpy()
+        if arr.dtype.kind != "f":
+            raise ValueError(f"load_gpt2: tensor {key!r} in {weights} has dtype {arr.dtype}; "
+                             "GPT-2's weights are floating point (not this model's file?)")
         if name.endswith(_CONV1D):
             arr = arr.T                          # Conv1D (in, out) -> Linear (out, in)
         want = tuple(params[name].shape)
-        if tuple(arr.shape) != want:
-            raise ValueError(f"load_gpt2: tensor {key!r} has shape {tuple(arr.shape)} but "
-                             f"the model built from config.json needs {want} for {name!r}")
+        if tuple(arr.shape) != want:         # shapes as the file stores them (Conv1D)
+            need = want[::-1] if name.endswith(_CONV1D) else want
+            raise ValueError(f"load_gpt2: tensor {key!r} in {weights} has shape "
+                             f"{tuple(value.shape)} but the model built from config.json "
+                             f"needs {need} for {name!r}")
         state[name] = arr
         seen.add(name)
     tied = model.lm_head.weight is model.transformer.wte.weight

