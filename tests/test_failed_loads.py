@@ -318,3 +318,46 @@ def test_a_pickle_only_folder_names_the_file_and_the_conversion_which_works(hf_f
     ref = load(folder)[0]
     for k, v in ref.state_dict().items():
         np.testing.assert_array_equal(model.state_dict()[k].numpy(), v.numpy())
+
+
+# ---------------------------------------------------------------------------- resume
+def test_a_resume_that_does_not_fit_leaves_the_weights_unchanged(tmp_path):
+    from neurona import optim
+    from neurona.train import make_checkpoint, restore_checkpoint
+    from neurona.train.loop import FitState
+
+    def fit_state(seed, optimizer, scheduler=False):
+        model = _net()
+        neurona.manual_seed(seed)
+        for p in model.parameters():
+            p.data[...] = neurona.randn(*p.shape).numpy()
+        opt = optimizer(model)
+        sched = optim.lr_scheduler.StepLR(opt, step_size=1) if scheduler else None
+        return FitState(model, opt, None, None, None, sched, 3, [])
+
+    sgd = lambda m: optim.SGD(m.parameters(), lr=0.1, momentum=0.9)      # noqa: E731
+    saved = fit_state(0, sgd)
+    saved.epoch = 1
+    path = tmp_path / "last.safetensors"
+    neurona.save(make_checkpoint(saved), path)
+    # another optimizer layout: the model's load succeeds, the optimizer's fails -> undone
+    two_groups = lambda m: optim.SGD([{"params": list(m[0].parameters())},           # noqa
+                                      {"params": list(m[1].parameters()) +
+                                       list(m[2].parameters())}], lr=0.1)
+    state = fit_state(1, two_groups)
+    snap = _snapshot(state.model)
+    with pytest.raises(ValueError, match="parameter groups"):
+        restore_checkpoint(state, path)
+    _assert_unchanged(state.model, snap)
+    # a scheduler the checkpoint does not have: refused before anything is loaded
+    state = fit_state(2, sgd, scheduler=True)
+    snap = _snapshot(state.model)
+    with pytest.raises(ValueError, match="saved without one"):
+        restore_checkpoint(state, path)
+    _assert_unchanged(state.model, snap)
+    # the control: the same setup resumes, and the weights are the saved ones
+    state = fit_state(3, sgd)
+    restore_checkpoint(state, path)
+    for k, v in saved.model.state_dict().items():
+        np.testing.assert_array_equal(state.model.state_dict()[k].numpy(), v.numpy())
+    assert state.epoch == 1

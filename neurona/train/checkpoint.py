@@ -44,15 +44,26 @@ def save_checkpoint(state, path) -> None:
 
 
 def restore_checkpoint(state, path) -> None:
-    """Load ``path`` into the model, optimizer, scheduler, history, callbacks and RNGs."""
+    """Load ``path`` into the model, optimizer, scheduler, history, callbacks and RNGs.
+
+    A checkpoint that does not fit (other weights' shapes, another optimizer's parameter
+    groups, a scheduler missing) raises with the model's weights unchanged: the model's
+    load is all-or-nothing, and if the optimizer's then fails the weights are put back."""
     ckpt = load(path)
     missing = [k for k in ("model", "optimizer", "epoch") if k not in ckpt]
     if missing:
         raise ValueError(f"{path!r} is not a training checkpoint (it lacks {missing}); "
                          "to load only weights use model.load_state_dict(neurona.load(path))")
+    if state.scheduler is not None and ckpt.get("scheduler") is None:
+        _restore_scheduler(state.scheduler, None, path)         # raises: check it first
+    before = {k: v.clone() for k, v in state.model.state_dict().items()}
     state.model.load_state_dict(ckpt["model"])
-    state.optimizer.load_state_dict(ckpt["optimizer"])
-    _restore_scheduler(state.scheduler, ckpt.get("scheduler"), path)
+    try:
+        state.optimizer.load_state_dict(ckpt["optimizer"])
+        _restore_scheduler(state.scheduler, ckpt.get("scheduler"), path)
+    except Exception:
+        state.model.load_state_dict(before)                     # undo: weights unchanged
+        raise
     state.epoch = int(ckpt["epoch"])
     state.history.load_state_dict(ckpt.get("history") or {})
     _restore_callbacks(state.callbacks, ckpt.get("callbacks") or [])
