@@ -293,6 +293,20 @@ def test_an_unknown_architecture(hf_folder, tmp_path):
         load_causal_lm(folder)
 
 
+def test_a_bad_config(hf_folder, tmp_path):
+    arch, folder, load, err, _ = hf_folder
+    folder = _copy(folder, tmp_path)
+    cfg = json.loads((folder / "config.json").read_text())
+    size = "hidden_size" if arch == "bert" else "n_embd"
+    (folder / "config.json").write_text(json.dumps({k: v for k, v in cfg.items()
+                                                    if k != size}))
+    with pytest.raises(err, match=size if arch == "gpt2" else "hidden_size|do not fit"):
+        load(folder)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(err, match=r"config\.json.*not valid JSON"):
+        load(folder)
+
+
 def test_a_pickle_only_folder_names_the_file_and_the_conversion_which_works(hf_folder,
                                                                              tmp_path):
     arch, folder, load, err, auto = hf_folder

@@ -7,6 +7,8 @@
 * ``crop_prompt``: a prompt longer than block_size raises unless asked to keep its end;
 * ``generate_text`` and ``neurona generate`` give more than block_size tokens.
 """
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -140,6 +142,10 @@ def test_generate_text_and_the_cli_go_past_block_size(tmp_path, capsys):
                  "--max-new-tokens", "25"]) == 0
     assert capsys.readouterr().out == "abc" + text + "\n"
     long = "abcdefghij"                                           # 10 > 8 characters
+    assert main(["generate", str(path), "--prompt", long, "--max-new-tokens", "5"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""                                   # nothing half-printed
+    assert re.search(r"10 tokens.*max_length=8.*--crop-prompt", captured.err)
     assert main(["generate", str(path), "--prompt", long, "--greedy",
                  "--max-new-tokens", "20", "--crop-prompt"]) == 0
     out = capsys.readouterr().out

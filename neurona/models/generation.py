@@ -171,7 +171,8 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
         if not crop_prompt:
             raise ValueError(f"generate: the prompt has {len(prompt)} tokens but this model "
                              f"reads at most max_length={limit}; shorten the prompt (keep "
-                             f"its last {limit} tokens), or pass crop_prompt=True to do so")
+                             f"its last {limit} tokens), or pass crop_prompt=True (command "
+                             f"line: --crop-prompt) to do so")
         prompt = prompt[-limit:]
     stops = _stop_sequences(stop)
     rng = _make_rng(seed, generator)
