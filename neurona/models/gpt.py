@@ -49,9 +49,12 @@ __all__ = ["GPT", "KVCache", "load_gpt2", "causal_attention", "causal_attention_
 class KVCache(NamedTuple):
     """The state a :class:`GPT` carries between calls: per layer the keys and values
     (each (N, n_head, T_past, d_k)) of the tokens read so far, and ``offset`` = T_past
-    (the position the next token gets)."""
+    (the position the next token gets). ``buffers``: the preallocated
+    :class:`~neurona.models.gpt_inference.KVBuffers` the layers are views of, when the
+    state comes from the no-grad fast path (None otherwise)."""
     layers: tuple
     offset: int
+    buffers: object = None
 
 
 def _causal_mask(t_new: int, t_total: int) -> np.ndarray:
@@ -278,6 +281,11 @@ class GPT(ZooModel):
             raise ValueError(f"GPT: {past} cached + {t} new tokens = {past + t} exceeds "
                              f"block_size={self.block_size}, the longest sequence this "
                              f"model reads; keep the last {self.block_size} tokens")
+        from .gpt_inference import fast_path_applies, gpt_forward_arrays
+        if fast_path_applies(self):      # no_grad, no dropout: the same formulas on arrays
+            logits, new_state = gpt_forward_arrays(self, ids._data, state)
+            logits = Tensor._wrap(logits)
+            return (logits[0] if single else logits), new_state
         from ..creation import arange
         pos = arange(past, past + t, device=ids.device)
         tr = self.transformer
