@@ -949,3 +949,6 @@ def test_blocked_float32_erf_matches_one_pass_on_every_block_boundary():
     assert phi.shape == (n, 1)
     want_phi = np.array([(1 + exact(float(v) / sqrt(2))) / 2 for v in x])
     assert np.abs(phi[:, 0] - want_phi).max() <= 3e-7
+    z, phi2 = special.normal_cdf_float32(x, times_x=True)      # GELU: x Phi(x)
+    np.testing.assert_array_equal(phi2, phi[:, 0])
+    np.testing.assert_allclose(z, x * want_phi, rtol=1e-6, atol=1e-6)

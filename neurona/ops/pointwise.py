@@ -253,9 +253,9 @@ class GELU(Function):
         if approximate != "none":
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
         if xp is np and x.dtype == np.float32 and x.ndim:
-            self.cdf = normal_cdf_float32(x)           # blocked, in the CPU cache
-        else:
-            self.cdf = (dt(0.5) * (1 + erf(x * dt(_INV_SQRT_2)))).astype(x.dtype, copy=False)
+            z, self.cdf = normal_cdf_float32(x, times_x=True)  # blocked, in the CPU cache
+            return z
+        self.cdf = (dt(0.5) * (1 + erf(x * dt(_INV_SQRT_2)))).astype(x.dtype, copy=False)
         return x * self.cdf
 
     def backward(self, g):
