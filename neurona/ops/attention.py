@@ -119,13 +119,20 @@ class ScaledDotProductAttention(Function):
             tri = xp.tril(xp.ones((L, S), dtype=bool))      # upper-left aligned, as torch
             a += xp.where(tri, dt.type(0), dt.type(-np.inf))
         if bool_mask is not None:
-            a = xp.where(bool_mask, a, dt.type(-np.inf))
+            if np.broadcast_shapes(a.shape, bool_mask.shape) == a.shape:
+                # -inf where blocked, added in place: the where runs on the (small) mask
+                a += xp.where(bool_mask, dt.type(0), dt.type(-np.inf))
+            else:
+                a = xp.where(bool_mask, a, dt.type(-np.inf))
         # softmax along the keys; rows with every key masked (max = -inf) give P = 0
         mx = a.max(axis=-1, keepdims=True) if a.shape[-1] else xp.zeros(a.shape[:-1] + (1,), dt)
         mx = xp.where(xp.isneginf(mx), dt.type(0), mx)
         p = a - mx
         xp.exp(p, out=p)
-        den = p.sum(axis=-1, keepdims=True)
+        # row sums as a matrix-vector product: BLAS is several times faster than a
+        # reduction over a short last axis
+        den = xp.matmul(p, xp.ones((p.shape[-1], 1), dt)) if p.ndim >= 2 else \
+            p.sum(axis=-1, keepdims=True)
         den = xp.where(den == 0, dt.type(1), den)
         p /= den
         self.p = p
