@@ -934,12 +934,13 @@ def test_float32_erf_approximation_is_within_a_few_float32_steps():
 
 
 def test_blocked_float32_erf_matches_one_pass_on_every_block_boundary():
-    """erf_float32 works in blocks of _CHUNK numbers: a strided input whose size is not a
+    """erf_float32 works in blocks of BLOCK numbers: a strided input whose size is not a
     multiple of the block gives what one pass over the whole array gives (scale included),
     and normal_cdf_float32 is (1 + erf(x / sqrt 2)) / 2."""
     from math import erf as exact, sqrt
     from neurona.ops import special
-    n = 2 * special._CHUNK + 17
+    from neurona.ops.blockwise import BLOCK
+    n = 2 * BLOCK + 17
     x = np.random.default_rng(0).normal(0, 3, (n, 2)).astype(np.float32)[:, 0]  # strided
     got = special.erf_float32(x, scale=0.5)
     assert got.shape == x.shape and got.dtype == np.float32
@@ -952,3 +953,38 @@ def test_blocked_float32_erf_matches_one_pass_on_every_block_boundary():
     z, phi2 = special.normal_cdf_float32(x, times_x=True)      # GELU: x Phi(x)
     np.testing.assert_array_equal(phi2, phi[:, 0])
     np.testing.assert_allclose(z, x * want_phi, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blocked_gelu_matches_the_whole_array_formula_and_torch(approximate, dtype):
+    """Arrays of BLOCK numbers or more take the blocked GELU kernels (ops.blockwise);
+    forward and backward equal the whole-array formulas (the path of small arrays) and
+    torch's GELU."""
+    from neurona.ops.blockwise import BLOCK
+    from neurona.ops import pointwise
+    from neurona.nn import functional as F
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 3, (3, BLOCK // 2 + 7)).astype(dtype)          # 1.5 blocks + 21
+    g = rng.normal(0, 1, x.shape).astype(dtype)
+    X = nr.tensor(x, requires_grad=True)
+    z = F.gelu(X, approximate=approximate)
+    z.backward(nr.tensor(g))
+    # the reference: the same op on small pieces (whole-array path, below BLOCK numbers)
+    ref_z, ref_g = [], []
+    for row, grow in zip(x, g):
+        for lo in range(0, row.size, BLOCK // 4):
+            piece = nr.tensor(row[lo:lo + BLOCK // 4], requires_grad=True)
+            assert not pointwise._use_blocks(piece._data)
+            out = F.gelu(piece, approximate=approximate)
+            out.backward(nr.tensor(grow[lo:lo + BLOCK // 4]))
+            ref_z.append(out.detach().numpy())
+            ref_g.append(piece.grad.numpy())
+    tol = dict(rtol=2e-6, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(z.detach().numpy().ravel(), np.concatenate(ref_z), **tol)
+    np.testing.assert_allclose(X.grad.numpy().ravel(), np.concatenate(ref_g), **tol)
+    xt = torch.tensor(x, requires_grad=True)
+    zt = torch.nn.functional.gelu(xt, approximate=approximate)
+    zt.backward(torch.tensor(g))
+    assert_close(z, zt, kind="transcendental")
+    assert_close(X.grad, xt.grad, kind="transcendental")

@@ -15,6 +15,7 @@ from ..backend import xp_of
 from ..tensor import Tensor
 from ._util import to_tensor, unbroadcast, promote, broadcast_error, float_dtype_for, wrap, fmt
 from .inplace import check_inplace, commit_inplace
+from .blockwise import BLOCK, blockwise
 from .special import erf, normal_cdf_float32
 
 __all__ = ["exp", "log", "log1p", "sqrt", "rsqrt", "square", "reciprocal", "abs", "sin",
@@ -239,6 +240,10 @@ class GELU(Function):
             dL/dx = dL/dz * (Phi(x) + x phi(x)),  phi(x) = e^(-x^2/2) / sqrt(2 pi).
     'tanh': z = x (1 + tanh u) / 2,  u = sqrt(2/pi) (x + 0.044715 x^3);
             dL/dx = dL/dz * ((1 + t)/2 + x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2) / 2).
+
+    Big NumPy arrays are computed block by block in the CPU cache (the ``_gelu_*``
+    kernels with :func:`~neurona.ops.blockwise.blockwise`); small ones and GPU arrays with
+    whole-array expressions (the reference the tests compare the kernels with).
     """
     save_inputs = (0,)
 
@@ -247,12 +252,16 @@ class GELU(Function):
         self.x = x
         self.approximate = approximate
         dt = x.dtype.type
+        blocked = _use_blocks(x)
         if approximate == "tanh":
+            if blocked:
+                z, self.t = blockwise(_gelu_tanh_kernel, [x], 2)
+                return z
             self.t = xp.tanh(dt(_SQRT_2_OVER_PI) * (x + dt(0.044715) * x * x * x))
             return dt(0.5) * x * (1 + self.t)
         if approximate != "none":
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        if xp is np and x.dtype == np.float32 and x.ndim:
+        if blocked and x.dtype == np.float32:
             z, self.cdf = normal_cdf_float32(x, times_x=True)  # blocked, in the CPU cache
             return z
         self.cdf = (dt(0.5) * (1 + erf(x * dt(_INV_SQRT_2)))).astype(x.dtype, copy=False)
@@ -264,10 +273,59 @@ class GELU(Function):
         dt = x.dtype.type
         if self.approximate == "tanh":
             t = self.t
+            if _use_blocks(x) and g.dtype == x.dtype:
+                return blockwise(_gelu_tanh_grad_kernel, [g, x, t], 1, 1)[0]
             inner = dt(_SQRT_2_OVER_PI) * (1 + dt(3 * 0.044715) * x * x)
             return g * (dt(0.5) * (1 + t) + dt(0.5) * x * (1 - t * t) * inner)
+        if _use_blocks(x) and g.dtype == x.dtype:
+            return blockwise(_gelu_grad_kernel, [g, x, self.cdf], 1, 1)[0]
         pdf = xp.exp(dt(-0.5) * x * x) * dt(_INV_SQRT_2PI)
         return g * (self.cdf + x * pdf)
+
+
+def _use_blocks(x) -> bool:
+    return (type(x) is np.ndarray and x.dtype in (np.float32, np.float64)
+            and x.size >= BLOCK)
+
+
+def _gelu_tanh_kernel(x, z, t):
+    """z = x (1 + t) / 2 and t = tanh(sqrt(2/pi) (x + 0.044715 x^3)), in place."""
+    np.multiply(x, x, out=t)
+    t *= 0.044715
+    t += 1
+    t *= x
+    t *= _SQRT_2_OVER_PI
+    np.tanh(t, out=t)
+    np.add(t, 1, out=z)
+    z *= x
+    z *= 0.5
+
+
+def _gelu_tanh_grad_kernel(g, x, t, gx, s):
+    """gx = g ((1 + t)/2 + x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2) / 2)."""
+    np.multiply(x, x, out=gx)
+    gx *= 3 * 0.044715
+    gx += 1
+    gx *= 0.5 * _SQRT_2_OVER_PI
+    gx *= x
+    np.multiply(t, t, out=s)
+    np.subtract(1, s, out=s)
+    gx *= s
+    np.add(t, 1, out=s)
+    s *= 0.5
+    gx += s
+    gx *= g
+
+
+def _gelu_grad_kernel(g, x, cdf, gx, s):
+    """gx = g (Phi(x) + x phi(x)), phi(x) = e^(-x^2/2) / sqrt(2 pi)."""
+    np.multiply(x, x, out=s)
+    s *= -0.5
+    np.exp(s, out=s)
+    s *= _INV_SQRT_2PI
+    s *= x
+    s += cdf
+    np.multiply(g, s, out=gx)
 
 
 class SiLU(Function):
