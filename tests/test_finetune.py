@@ -134,6 +134,14 @@ def test_head_mode_on_rt_polarity(rt_slices, tmp_path):
     assert p["names"] == ["positive", "negative"]
     assert r["plots"] == [str(tmp_path / "training_curves.png")]
     _assert_png(r["plots"][0])
+    # a checkpoint that lacks a trained tensor, or holds a foreign one, is refused
+    from neurona.serialization import load, save
+    ck = load(str(tmp_path / finetune.FILE))
+    for broken in ({k: v for k, v in ck["state"].items() if k != "classifier.weight"},
+                   {**ck["state"], "classifier.extra": ck["state"]["classifier.bias"]}):
+        save({**ck, "state": broken}, str(tmp_path / "broken.safetensors"))
+        with pytest.raises(ValueError, match="does not fit a 'head' SentenceClassifier"):
+            finetune.load_finetuned(tmp_path / "broken.safetensors")
 
 
 def test_lora_steps_lower_the_loss(rt_slices, tmp_path):

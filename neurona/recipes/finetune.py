@@ -379,7 +379,16 @@ def load_finetuned(run, model_path=None):
     model = SentenceClassifier(encoder, num_labels=len(ck["labels"]), dropout=h["dropout"])
     configure(model, ck["mode"], **{k: h[k] for k in ("r", "alpha", "targets",
                                                        "lora_dropout") if k in h})
-    model.load_state_dict(ck["state"], strict=False)
+    # the file holds only the trainable tensors: every one of them must be there, and
+    # nothing else (the frozen rest came from the pretrained folder)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    result = model.load_state_dict(ck["state"], strict=False)
+    missing = sorted(trainable & set(result.missing_keys))
+    if missing or result.unexpected_keys:
+        raise ValueError(f"{path}: does not fit a {ck['mode']!r} SentenceClassifier: "
+                         f"missing trained tensors {missing[:5]}, unexpected "
+                         f"{sorted(result.unexpected_keys)[:5]}; was it written by "
+                         "neurona.recipes.finetune with this encoder?")
     model.eval()
     model.max_length = h["max_length"]
     return model, tokenizer_from_dict(ck["tokenizer"], f"{path} (tokenizer)"), ck["labels"]
