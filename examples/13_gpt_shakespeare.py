@@ -8,8 +8,8 @@ characters, 65 distinct; the first 90% to train, the last 10% to validate): a 4-
 4-head GPT of width 128 reading 128 characters, nanoGPT's ``shakespeare_char`` recipe
 scaled down to a CPU. It prints the validation loss in nats per character and a sample
 at each evaluation, then streams a longer sample at temperature 0.8 from "ROMEO:" -- longer
-than the model's 128-character window, so the context slides: each new piece is
-generated from the last half-window of text written so far.
+than the model's 128-character window, so the context slides: once 128 characters are
+written, each new one is predicted from the last 128 (``generate`` re-reads the window).
 
 Afterwards, from the command line:
 
@@ -20,23 +20,6 @@ import sys
 
 from neurona.models.generation import generate_text, load_causal_lm
 from neurona.recipes import gpt_char
-
-
-def sliding_sample(model, tokenizer, prompt: str, n_chars: int, temperature: float,
-                   seed: int, stream=None) -> str:
-    """``n_chars`` characters after ``prompt``, for a model that reads at most
-    ``model.max_length`` characters: generate until the window is full, then start again
-    from the last half-window of the text."""
-    window = model.max_length
-    text, new = prompt, ""
-    piece_seed = seed
-    while len(new) < n_chars:
-        context = text[-(window // 2):]
-        budget = min(n_chars - len(new), window - len(context))
-        piece = generate_text(model, tokenizer, context, budget, temperature=temperature,
-                              seed=piece_seed, stream=stream)
-        text, new, piece_seed = text + piece, new + piece, piece_seed + 1
-    return new
 
 
 def main(argv=None):
@@ -65,8 +48,9 @@ def main(argv=None):
     model, tokenizer = load_causal_lm(result["checkpoint"])
     print(f"\n--- {args.chars} characters at temperature {args.temperature} ---\n")
     sys.stdout.write(args.prompt)
-    sliding_sample(model, tokenizer, args.prompt, args.chars, args.temperature, args.seed,
-                   stream=sys.stdout)
+    # more characters than the 128 the model reads: generate slides the window itself
+    generate_text(model, tokenizer, args.prompt, args.chars, temperature=args.temperature,
+                  seed=args.seed, stream=sys.stdout)
     print()
 
 
