@@ -1,5 +1,6 @@
 """Scaled dot-product attention (F.scaled_dot_product_attention) and nn.MultiheadAttention
-against PyTorch 2.13: forward values, gradients of every input, masks, errors."""
+(add_bias_kv / add_zero_attn included) against PyTorch 2.13: forward values, gradients of
+every input and parameter, masks, errors. Grouped-query SDPA: test_attention_extras.py."""
 from __future__ import annotations
 
 import numpy as np
@@ -49,9 +50,9 @@ def _mask_grad(mask):
     return mask is not None and mask.dtype.kind == "f"
 
 
-@given(sdpa_configs(), st.sampled_from([np.float32, np.float64]))
-@settings(max_examples=40)
-def test_sdpa_matches_torch(cfg, dtype):
+def check_sdpa_parity(cfg, dtype, **kw):
+    """F.scaled_dot_product_attention against torch's on one drawn config cast to dtype:
+    output and the grads of Q, K, V and of a float mask (kw: e.g. enable_gqa=True)."""
     q, k, v, mask, causal, scale = cfg
     q, k, v = (a.astype(dtype) for a in (q, k, v))
     if mask is not None and mask.dtype.kind == "f":
@@ -62,27 +63,41 @@ def test_sdpa_matches_torch(cfg, dtype):
     def fn(lib):
         def f(q, k, v, m=None):
             return lib.scaled_dot_product_attention(q, k, v, attn_mask=m, is_causal=causal,
-                                                    scale=scale)
+                                                    scale=scale, **kw)
         return f
     check_parity(fn(F), fn(TF), args, kind="matmul", requires_grad=rg)
 
 
-@given(sdpa_configs(dtype=np.float64))
-@settings(max_examples=15)
-def test_sdpa_fused_equals_reference(cfg):
+def check_fused_equals_reference(cfg, **kw):
+    """The fused op against the unfused formula (_sdpa_reference) on one float64 config:
+    same output and same grads (with the inputs' shapes), to float64 rounding."""
     q, k, v, mask, causal, scale = cfg
     ins = [neurona.tensor(a, requires_grad=True) for a in (q, k, v)]
     refs = [neurona.tensor(a, requires_grad=True) for a in (q, k, v)]
-    m = None if mask is None else neurona.tensor(mask)
-    out = F.scaled_dot_product_attention(*ins, attn_mask=m, is_causal=causal, scale=scale)
-    ref = _sdpa_reference(*refs, attn_mask=m, is_causal=causal, scale=scale)
+    kw = dict(kw, attn_mask=None if mask is None else neurona.tensor(mask),
+              is_causal=causal, scale=scale)
+    out = F.scaled_dot_product_attention(*ins, **kw)
+    ref = _sdpa_reference(*refs, **kw)
     np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-12,
                                atol=1e-13)
     g = neurona.tensor(np.random.default_rng(1).standard_normal(out.shape))
     out.backward(g)
     ref.backward(g)
     for a, b in zip(ins, refs):
+        assert a.grad.shape == a.shape
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@given(sdpa_configs(), st.sampled_from([np.float32, np.float64]))
+@settings(max_examples=40)
+def test_sdpa_matches_torch(cfg, dtype):
+    check_sdpa_parity(cfg, dtype)
+
+
+@given(sdpa_configs(dtype=np.float64))
+@settings(max_examples=15)
+def test_sdpa_fused_equals_reference(cfg):
+    check_fused_equals_reference(cfg)
 
 
 @pytest.mark.parametrize("kind", ["none", "bool", "float", "causal"])
@@ -185,12 +200,16 @@ def test_sdpa_errors():
 
 # ----------------------------------------------------------------------------- MHA
 
-def _twin_mha(E, h, batch_first, kdim=None, vdim=None, bias=True, seed=0):
-    """A torch MHA and a neurona MHA holding the torch one's state_dict."""
+def _twin_mha(E, h, batch_first, kdim=None, vdim=None, bias=True, bias_kv=False,
+              zero_attn=False, seed=0):
+    """A torch MHA (float64) and a neurona MHA holding the torch one's state_dict
+    (bias_k and bias_v included when add_bias_kv)."""
     torch.manual_seed(seed)
     t = torch.nn.MultiheadAttention(E, h, bias=bias, kdim=kdim, vdim=vdim,
-                                    batch_first=batch_first).double()
+                                    batch_first=batch_first, add_bias_kv=bias_kv,
+                                    add_zero_attn=zero_attn).double()
     n = nn.MultiheadAttention(E, h, bias=bias, kdim=kdim, vdim=vdim, batch_first=batch_first,
+                              add_bias_kv=bias_kv, add_zero_attn=zero_attn,
                               dtype=neurona.float64)
     n.load_state_dict({k: neurona.tensor(v.detach().numpy())
                        for k, v in t.state_dict().items()})
@@ -232,11 +251,15 @@ def _run_both(n, t, arrays, **kw):
 
 @st.composite
 def mha_configs(draw):
+    """Sizes, kdim/vdim, layouts, masks, and the extra keys of add_bias_kv (a learned key
+    and value appended) / add_zero_attn (a zero key and value appended)."""
     h = draw(st.sampled_from([1, 2, 3]))
     E = h * draw(st.integers(1, 3))
     N, L, S = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
     kv = draw(st.sampled_from([(None, None), (2, 5), (E, 3)]))
+    extra = draw(st.sampled_from([(False, False), (True, False), (False, True), (True, True)]))
     return dict(E=E, h=h, N=N, L=L, S=S, kdim=kv[0], vdim=kv[1],
+                bias_kv=extra[0], zero_attn=extra[1],
                 batch_first=draw(st.booleans()), unbatched=draw(st.booleans()),
                 bias=draw(st.booleans()),
                 need_weights=draw(st.booleans()), average=draw(st.booleans()),
@@ -246,12 +269,17 @@ def mha_configs(draw):
 
 
 @given(mha_configs())
-@settings(max_examples=30)
+@settings(max_examples=60)
 def test_mha_matches_torch(c):
+    """Outputs, weights and every grad (bias_k/bias_v included) equal torch's. Without an
+    extra key each row keeps one unmasked key; with add_bias_kv or add_zero_attn rows may
+    be fully padded/masked, since the extra keys are never masked."""
     E, h, N, L, S = c["E"], c["h"], c["N"], c["L"], c["S"]
-    n, t = _twin_mha(E, h, c["batch_first"], c["kdim"], c["vdim"], c["bias"], c["seed"])
+    n, t = _twin_mha(E, h, c["batch_first"], c["kdim"], c["vdim"], c["bias"], c["bias_kv"],
+                     c["zero_attn"], c["seed"])
     rng = np.random.default_rng(c["seed"])
     kd, vd = c["kdim"] or E, c["vdim"] or E
+    extra = c["bias_kv"] or c["zero_attn"]
 
     def seq(T, F_):
         if c["unbatched"]:
@@ -262,23 +290,35 @@ def test_mha_matches_torch(c):
     NB = 1 if c["unbatched"] else N
     if c["kpm"]:
         pad = rng.random((NB, S)) < 0.4
-        pad[:, 0] = False                     # keep one key per row (no all-masked rows)
+        if not extra:
+            pad[:, 0] = False                 # keep one key per row (no all-masked rows)
         if c["kpm"] == "float":
             pad = np.where(pad, -np.inf, rng.standard_normal((NB, S)))
         kw["key_padding_mask"] = pad[0] if c["unbatched"] else pad
     if c["am"]:
         shape = (L, S) if c["am"].endswith("2") else (NB * h, L, S)
         am = rng.random(shape) < 0.4
-        am[..., 0] = False
+        if not extra:
+            am[..., 0] = False
         if c["am"] == "float2":
             am = rng.standard_normal(shape)
         kw["attn_mask"] = am
-    _run_both(n, t, [q, k, v], **kw)
+    out, w = _run_both(n, t, [q, k, v], **kw)   # bias_k/bias_v grads compared too
+    if w is not None:
+        assert w.shape[-1] == S + c["bias_kv"] + c["zero_attn"]
+    if c["bias_kv"]:
+        assert n.bias_k.grad is not None and n.bias_v.grad is not None
+    else:
+        assert n.bias_k is None and n.bias_v is None
 
 
+@pytest.mark.parametrize("extra", [False, True])
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_mha_self_attention_causal(batch_first):
-    n, t = _twin_mha(6, 2, batch_first)
+def test_mha_self_attention_causal(batch_first, extra):
+    """is_causal with need_weights=False goes through SDPA's causal path (on S + 2 keys
+    with add_bias_kv and add_zero_attn, as torch); with need_weights=True through the
+    explicit mask (padded with 2 columns)."""
+    n, t = _twin_mha(6, 2, batch_first, bias_kv=extra, zero_attn=extra, seed=4 * extra)
     x = np.random.default_rng(1).standard_normal((2, 5, 6) if batch_first else (5, 2, 6))
     causal = ~np.tril(np.ones((5, 5), dtype=bool))
     for need in (False, True):
@@ -287,13 +327,18 @@ def test_mha_self_attention_causal(batch_first):
         _run_both(n, t, [x, x, x], attn_mask=causal, is_causal=True, need_weights=need)
 
 
+def _assert_same_layout(m, t):
+    """Same state_dict keys, in the same order, with the same shapes."""
+    assert list(m.state_dict()) == list(t.state_dict())
+    for k, v in t.state_dict().items():
+        assert tuple(m.state_dict()[k].shape) == tuple(v.shape), k
+
+
 def test_mha_parameters_init_and_state_dict_layout():
     neurona.manual_seed(0)
     m = nn.MultiheadAttention(8, 2)
     t = torch.nn.MultiheadAttention(8, 2)
-    assert list(m.state_dict()) == list(t.state_dict())
-    for k, v in t.state_dict().items():
-        assert tuple(m.state_dict()[k].shape) == tuple(v.shape), k
+    _assert_same_layout(m, t)
     assert np.all(m.in_proj_bias.detach().numpy() == 0)
     assert np.all(m.out_proj.bias.detach().numpy() == 0)
     bound = np.sqrt(6 / (8 + 24))            # xavier_uniform_ on the (3E, E) matrix
@@ -301,8 +346,27 @@ def test_mha_parameters_init_and_state_dict_layout():
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
     m2 = nn.MultiheadAttention(8, 2, kdim=3, vdim=5, bias=False)
     t2 = torch.nn.MultiheadAttention(8, 2, kdim=3, vdim=5, bias=False)
-    assert list(m2.state_dict()) == list(t2.state_dict())
+    _assert_same_layout(m2, t2)
     assert m2.in_proj_weight is None and m2.in_proj_bias is None
+
+
+def test_mha_bias_kv_state_dict_and_init():
+    neurona.manual_seed(0)
+    m = nn.MultiheadAttention(256, 4, add_bias_kv=True, add_zero_attn=True)
+    t = torch.nn.MultiheadAttention(256, 4, add_bias_kv=True, add_zero_attn=True)
+    _assert_same_layout(m, t)
+    assert "bias_k" in m.state_dict() and m.add_zero_attn
+    for b in (m.bias_k, m.bias_v):            # xavier_normal_ on (1, 1, E): std sqrt(1/E)
+        std = b.detach().numpy().std()
+        assert abs(std / np.sqrt(1 / 256) - 1) < 0.2
+    assert not np.array_equal(m.bias_k.detach().numpy(), m.bias_v.detach().numpy())
+    m2 = nn.MultiheadAttention(8, 2, add_zero_attn=True, kdim=3, vdim=5)
+    t2 = torch.nn.MultiheadAttention(8, 2, add_zero_attn=True, kdim=3, vdim=5)
+    _assert_same_layout(m2, t2)
+    assert m2.bias_k is None and m2.bias_v is None
+    # a torch state_dict with bias_k/bias_v loads into the layer and sets them
+    m.load_state_dict({k: neurona.tensor(v.numpy()) for k, v in t.state_dict().items()})
+    np.testing.assert_array_equal(m.bias_v.detach().numpy(), t.bias_v.detach().numpy())
 
 
 def test_mha_dropout_only_in_training():
@@ -366,21 +430,38 @@ def test_sdpa_saves_inputs_and_returned_weights_are_not_saved_state():
         out2.sum().backward()
 
 
-def test_mha_fully_padded_sequence_gives_bias_like_torch_without_weights():
-    n, t = _twin_mha(4, 2, True, seed=3)
+def _twins_with_a_fully_padded_sequence(zero_attn):
+    """MHA twins with a random out_proj bias, x (2, 3, 4) batch-first, a key_padding_mask
+    that pads every key of sequence 0, and what sequence 0's output should be: the bias."""
+    n, t = _twin_mha(4, 2, True, zero_attn=zero_attn, seed=3)
     with torch.no_grad():
         t.out_proj.bias.normal_()
     n.out_proj.bias.data = neurona.tensor(t.out_proj.bias.detach().numpy())
     x = np.random.default_rng(2).standard_normal((2, 3, 4))
     pad = np.zeros((2, 3), dtype=bool)
     pad[0] = True                              # every key of sequence 0 is padding
+    return n, t, x, pad, np.broadcast_to(t.out_proj.bias.detach().numpy(), (3, 4))
+
+
+def test_mha_fully_padded_sequence_gives_bias_like_torch_without_weights():
+    n, t, x, pad, bias = _twins_with_a_fully_padded_sequence(zero_attn=False)
     t_out, _ = t(*(torch.tensor(x),) * 3, key_padding_mask=torch.tensor(pad),
                  need_weights=False)
     for need in (False, True):                 # torch gives NaN with need_weights=True
         n_out, w = n(*(neurona.tensor(x),) * 3, key_padding_mask=neurona.tensor(pad),
                      need_weights=need)
         assert_close(n_out, t_out, kind="matmul")
-        np.testing.assert_allclose(n_out.detach().numpy()[0],
-                                   np.broadcast_to(t.out_proj.bias.detach().numpy(), (3, 4)))
+        np.testing.assert_allclose(n_out.detach().numpy()[0], bias)
         if need:
             assert np.all(w.detach().numpy()[0] == 0)
+
+
+def test_mha_zero_attn_weights_on_the_zero_key():
+    """With add_zero_attn and every real key padded, all the weight goes to the zero key
+    and the output is out_proj's bias (the zero value), as in torch (no NaN)."""
+    n, t, x, pad, bias = _twins_with_a_fully_padded_sequence(zero_attn=True)
+    out, w = _run_both(n, t, [x, x, x], key_padding_mask=pad)
+    w = w.detach().numpy()
+    assert w.shape == (2, 3, 4)
+    np.testing.assert_allclose(w[0, :, -1], 1.0)
+    np.testing.assert_allclose(out.detach().numpy()[0], bias)

@@ -223,13 +223,24 @@ def _a_weight(sd):
     return next(k for k in sorted(sd) if k.endswith("weight") and sd[k].ndim == 2)
 
 
-def test_a_missing_tensor(hf_folder, tmp_path):
+def _one_weight_edited(hf_folder, tmp_path, edit):
+    """A copy of the good folder in which edit(sd, name) changed (or dropped) one 2-D
+    weight of model.safetensors; returns (arch, copy, load, err, name)."""
     arch, folder, load, err, _ = hf_folder
     folder = _copy(folder, tmp_path)
-    gone = []
-    _edit_weights(folder, lambda sd: gone.append(_a_weight(sd)) or sd.pop(gone[0]))
-    short = gone[0].split(".", 1)[1] if arch == "bert" and gone[0].startswith("bert.") \
-        else gone[0]
+    name = []
+
+    def edit_first_weight(sd):
+        name.append(_a_weight(sd))
+        edit(sd, name[0])
+    _edit_weights(folder, edit_first_weight)
+    return arch, folder, load, err, name[0]
+
+
+def test_a_missing_tensor(hf_folder, tmp_path):
+    arch, folder, load, err, gone = _one_weight_edited(hf_folder, tmp_path,
+                                                       lambda sd, k: sd.pop(k))
+    short = gone.split(".", 1)[1] if arch == "bert" and gone.startswith("bert.") else gone
     with pytest.raises(err, match=r"(Missing key|lacks)") as e:
         load(folder)
     assert short.replace("transformer.", "") in str(e.value)
@@ -237,31 +248,21 @@ def test_a_missing_tensor(hf_folder, tmp_path):
 
 
 def test_a_mis_shaped_tensor(hf_folder, tmp_path):
-    arch, folder, load, err, _ = hf_folder
-    folder = _copy(folder, tmp_path)
-    name = []
-
-    def edit(sd):
-        name.append(_a_weight(sd))
-        sd[name[0]] = np.zeros((3, 5), np.float32)
-    _edit_weights(folder, edit)
+    def mis_shape(sd, k):
+        sd[k] = np.zeros((3, 5), np.float32)
+    _, folder, load, err, name = _one_weight_edited(hf_folder, tmp_path, mis_shape)
     with pytest.raises(err, match=r"\(3, 5\).*(needs|current model is) \(") as e:
         load(folder)
-    assert name[0].split(".")[-2] in str(e.value)
+    assert name.split(".")[-2] in str(e.value)
 
 
 def test_a_mistyped_tensor(hf_folder, tmp_path):
-    arch, folder, load, err, _ = hf_folder
-    folder = _copy(folder, tmp_path)
-    name = []
-
-    def edit(sd):
-        name.append(_a_weight(sd))
-        sd[name[0]] = sd[name[0]].astype(np.int64)
-    _edit_weights(folder, edit)
+    def mistype(sd, k):
+        sd[k] = sd[k].astype(np.int64)
+    _, folder, load, err, name = _one_weight_edited(hf_folder, tmp_path, mistype)
     with pytest.raises(err, match=r"int64.*floating point|floating point.*int64") as e:
         load(folder)
-    assert name[0].split(".")[-2] in str(e.value)
+    assert name.split(".")[-2] in str(e.value)
 
 
 def test_an_unknown_tensor(hf_folder, tmp_path):
@@ -282,24 +283,34 @@ def test_a_truncated_file(hf_folder, tmp_path):
         load(folder)
 
 
-def test_an_unknown_architecture(hf_folder, tmp_path):
+def _config_edited(hf_folder, tmp_path, edit):
+    """A copy of the good folder whose config.json is edit(arch, config) as JSON; returns
+    (arch, copy, load, err)."""
     arch, folder, load, err, _ = hf_folder
     folder = _copy(folder, tmp_path)
     cfg = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps(dict(cfg, model_type="llama")))
+    (folder / "config.json").write_text(json.dumps(edit(arch, cfg)))
+    return arch, folder, load, err
+
+
+def test_an_unknown_architecture(hf_folder, tmp_path):
+    _, folder, load, err = _config_edited(hf_folder, tmp_path,
+                                          lambda arch, cfg: dict(cfg, model_type="llama"))
     with pytest.raises(err, match=r"model_type.*llama"):
         load(folder)
     with pytest.raises(CheckpointError, match=r"config\.json.*'llama'.*not a causal"):
         load_causal_lm(folder)
 
 
+def _size_key(arch):
+    return "hidden_size" if arch == "bert" else "n_embd"
+
+
 def test_a_bad_config(hf_folder, tmp_path):
-    arch, folder, load, err, _ = hf_folder
-    folder = _copy(folder, tmp_path)
-    cfg = json.loads((folder / "config.json").read_text())
-    size = "hidden_size" if arch == "bert" else "n_embd"
-    (folder / "config.json").write_text(json.dumps({k: v for k, v in cfg.items()
-                                                    if k != size}))
+    arch, folder, load, err = _config_edited(
+        hf_folder, tmp_path,
+        lambda arch, cfg: {k: v for k, v in cfg.items() if k != _size_key(arch)})
+    size = _size_key(arch)
     with pytest.raises(err, match=size if arch == "gpt2" else "hidden_size|do not fit"):
         load(folder)
     (folder / "config.json").write_text("{not json")
