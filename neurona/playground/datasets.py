@@ -20,7 +20,8 @@ Classification (labels -1 / +1, 500 points):
 
 Regression (labels in [-1, 1], 1200 points as in the original):
 
-* ``reg-plane`` -- x1, x2 ~ U(-6, 6); label = (x1 + x2) / 10 of the noisy point.
+* ``reg-plane`` -- x1, x2 ~ U(-6, 6); label = (x1 + x2) / 10 of the noisy point (clipped
+  to [-1, 1]; the original lets noise push it slightly beyond).
 * ``reg-gauss`` -- six Gaussian bumps of sign +-1; label = the bump value of largest
   magnitude, which falls linearly from 1 at a centre to 0 at distance 2.
 
@@ -130,7 +131,7 @@ def reg_plane(n: int, noise: float, rng: np.random.Generator):
         x, y = rng.uniform(-RADIUS, RADIUS), rng.uniform(-RADIUS, RADIUS)
         nx = rng.uniform(-RADIUS, RADIUS) * noise
         ny = rng.uniform(-RADIUS, RADIUS) * noise
-        labels.append((x + nx + y + ny) / 10.0)
+        labels.append(min(max((x + nx + y + ny) / 10.0, -1.0), 1.0))   # kept in [-1, 1]
         pts.append((x, y))
     return np.array(pts), np.array(labels)
 
@@ -171,6 +172,8 @@ def generate(name: str, noise: float, seed, n: int | None = None):
         raise ValueError(f"unknown data set {name!r}; choose one of {sorted(GENERATORS)}")
     if n is None:
         n = NUM_SAMPLES["regression" if name in REGRESS else "classification"]
+        if name == "spiral3":
+            n = 501                                  # three arms of 167
     rng = np.random.default_rng(seed_to_int(seed))
     return GENERATORS[name](n, float(noise), rng)
 
