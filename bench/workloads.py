@@ -489,3 +489,79 @@ def minilm_embed():
     transformers AutoModel + AutoTokenizer (fast) + mean pooling + F.normalize under
     torch.no_grad. Same checkpoint."""
     return minilm_steps()
+
+
+# -- Playground: the web page's training epoch and heatmap grid ------------------------
+
+def playground_epoch_pair():
+    """The playground's default network (features x, y -> 4 -> 2 -> 1, tanh, square loss,
+    SGD lr 0.03, batch 10) on the circle's 250 training points, and a torch twin with the
+    same initial weights.  Returns (playground, torch_model, torch_epoch)."""
+    from neurona.playground import Playground
+    pg = Playground({"seed": "bench", "dataset": "circle", "percTrainData": 50})
+    layers = [torch.nn.Linear(a, b) for a, b in zip(pg.net.sizes[:-1], pg.net.sizes[1:])]
+    with torch.no_grad():
+        for t_layer, layer in zip(layers, pg.net.layers):
+            t_layer.weight.copy_(torch.tensor(layer.weight._data))
+            t_layer.bias.copy_(torch.tensor(layer.bias._data))
+    twin = torch.nn.Sequential(layers[0], torch.nn.Tanh(), layers[1], torch.nn.Tanh(),
+                               layers[2], torch.nn.Tanh())
+    opt = torch.optim.SGD(twin.parameters(), lr=0.03)
+    x, t = torch.tensor(pg.F_train), torch.tensor(pg.T_train)
+    batch = pg.config["batchSize"]
+
+    def torch_epoch():
+        for s in range(0, len(x), batch):
+            o = twin(x[s:s + batch])
+            loss = 0.5 * ((o - t[s:s + batch]) ** 2).sum(dim=1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return pg, twin, torch_epoch
+
+
+@workload("playground epoch (250 pts, batch 10)")
+def playground_epoch():
+    """One training epoch of the playground's default network (2 -> 4 -> 2 -> 1, tanh,
+    loss 1/2 (o - t)^2, plain SGD lr 0.03) over the circle's 250 training points in 25
+    batches of 10. neurona: Playground.train_epoch (the engine's fused NumPy backprop);
+    PyTorch: nn.Sequential + autograd + optim.SGD, same initial weights."""
+    pg, _, torch_epoch = playground_epoch_pair()
+    return pg.train_epoch, torch_epoch
+
+
+def playground_grid_pair():
+    """A trained-looking playground (all 7 features, 8-8-8 tanh) and a function computing
+    its 100 x 100 grid in torch: every feature and hidden neuron as a (100, 100) map."""
+    from neurona.playground import Playground
+    from neurona.playground.features import FEATURES
+    pg = Playground({"seed": "bench", "networkShape": "8,8,8", **{f: True for f in FEATURES}})
+    Ws = [torch.tensor(w) for w in pg.net.weights]
+    bs = [torch.tensor(b) for b in pg.net.biases]
+    d = 100
+
+    @torch.no_grad()
+    def torch_grid():
+        xs = torch.linspace(-6, 6, d)
+        x2, x1 = torch.meshgrid(xs.flip(0), xs, indexing="ij")
+        a, b = x1.reshape(-1), x2.reshape(-1)
+        h = torch.stack([a, b, a * a, b * b, a * b, torch.sin(a), torch.sin(b)], dim=1)
+        neurons = {name: h[:, j].reshape(d, d) for j, name in enumerate(FEATURES)}
+        for i, (W, bias) in enumerate(zip(Ws, bs)):
+            z = torch.nn.functional.linear(h, W, bias)
+            if i == len(Ws) - 1:
+                return torch.tanh(z).reshape(d, d), neurons
+            h = torch.tanh(z)
+            for k in range(h.shape[1]):
+                neurons[f"h{i + 1}_{k}"] = h[:, k].reshape(d, d)
+    return pg, torch_grid
+
+
+@workload("playground grid 100x100")
+def playground_grid():
+    """The playground's heatmaps: one batched forward of 10,000 grid points on [-6, 6]^2
+    through all 7 features and an 8-8-8 tanh network, returning the output and every
+    feature's and hidden neuron's (100, 100) map. neurona: Playground.grid(100); PyTorch:
+    the same features, F.linear + tanh under no_grad, the same slices."""
+    pg, torch_grid = playground_grid_pair()
+    return (lambda: pg.grid(100)), torch_grid

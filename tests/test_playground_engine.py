@@ -451,3 +451,27 @@ def test_state_is_json():
     assert s["network"]["layers"] == [["x", "y"], ["h1_0", "h1_1", "h1_2", "h1_3"],
                                       ["h2_0", "h2_1"], ["out"]]
     assert np.array(s["network"]["weights"]["l2"]).shape == (2, 4)
+
+
+# -- the benchmark workloads compute the same thing as PyTorch -------------------------
+
+def test_bench_workloads_match_torch():
+    torch = pytest.importorskip("torch")
+    from bench import workloads as W
+    names = {w.name for w in W.WORKLOADS}
+    assert {"playground epoch (250 pts, batch 10)", "playground grid 100x100"} <= names
+    pg, twin, torch_epoch = W.playground_epoch_pair()
+    assert len(pg.F_train) == 250
+    for _ in range(2):
+        pg.train_epoch()
+        torch_epoch()
+    mods = [m for m in twin if isinstance(m, torch.nn.Linear)]
+    for layer, m in zip(pg.net.layers, mods):
+        np.testing.assert_allclose(layer.weight._data, m.weight.detach().numpy(),
+                                   rtol=1e-4, atol=1e-5)
+    pg, torch_grid = W.playground_grid_pair()
+    g = pg.grid(100)
+    out, neurons = torch_grid()
+    np.testing.assert_allclose(g["output"], out.numpy(), atol=2e-5)
+    assert set(neurons) == set(g["neurons"])
+    np.testing.assert_allclose(g["neurons"]["h3_7"], neurons["h3_7"].numpy(), atol=2e-5)

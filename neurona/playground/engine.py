@@ -304,7 +304,9 @@ class Playground:
 
     # == training =====================================================================
 
-    def _epoch(self) -> None:
+    def train_epoch(self) -> None:
+        """One epoch: every training point once, batch by batch in the fixed order (no
+        metrics, no stop checks -- ``step`` adds those)."""
         F, T, B = self.F_train, self.T_train, self.config["batchSize"]
         batch = self.updater.batch
         with np.errstate(all="ignore"):
@@ -337,7 +339,7 @@ class Playground:
             if stop_loss and self._test_loss() <= stop_loss:
                 self.stopped = "stopLoss"
                 break
-            self._epoch()
+            self.train_epoch()
             done += 1
             if not self.net.finite():
                 self.diverged = True
