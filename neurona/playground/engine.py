@@ -100,7 +100,10 @@ class Playground:
 
     def regenerate(self) -> None:
         """New data from a new random seed, and a fresh network (the 'regenerate' button)."""
-        self.set_config(seed=f"0.{secrets.randbelow(10**5):05d}")
+        seed = self.config["seed"]
+        while seed == self.config["seed"]:
+            seed = f"0.{secrets.randbelow(10**5):05d}"    # the original's style of seed
+        self.set_config(seed=seed)
 
     def reset(self, same_init: bool = True) -> None:
         """Back to epoch 0: the same initial weights (same_init) or new random ones."""
@@ -404,7 +407,8 @@ class Playground:
         x1, x2 = np.meshgrid(xs, xs[::-1])            # x2 decreasing down the rows
         F = features(np.stack([x1.ravel(), x2.ravel()], axis=1), self.feature_names)
         hidden, z, o = self.net.forward_all(F)
-        neurons = {name: F[:, j].reshape(d, d) for j, name in enumerate(self.feature_names)}
+        neurons = {name: np.ascontiguousarray(F[:, j].reshape(d, d))
+                   for j, name in enumerate(self.feature_names)}
         for l, a in enumerate(hidden, start=1):
             for i in range(a.shape[1]):
                 neurons[f"h{l}_{i}"] = np.ascontiguousarray(a[:, i].reshape(d, d))
