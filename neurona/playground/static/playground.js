@@ -523,7 +523,7 @@
 
   // ------------------------------------------------------------------ the network drawing
 
-  var NODE = 36, NODE_GAP = 14, TOP = 44, INPUT_X = 80;
+  var NODE = 36, NODE_GAP = 14, TOP = 44, INPUT_X = 80, OUTPUT_MARGIN = 60;
   var SVG_NS = "http://www.w3.org/2000/svg";
 
   function weightKey(t) {
@@ -540,7 +540,7 @@
     var maxRows = FEATURES.length;
     layers.forEach(function (l) { maxRows = Math.max(maxRows, l.length); });
     var height = TOP + maxRows * (NODE + NODE_GAP) + 10;
-    var outX = width - NODE - 10;
+    var outX = width - NODE - OUTPUT_MARGIN;    // room for the class labels
     var pos = {}, columns = [];
     FEATURES.forEach(function (f, i) { pos[f] = [INPUT_X, TOP + i * (NODE + NODE_GAP)]; });
     columns.push(INPUT_X);
@@ -669,17 +669,11 @@
     $$("#network rect.bias").forEach(function (el) { attachEditor(el, "bias"); });
   }
 
+  /** network.dead = {"l1": [[out, in], ...], ...}: the links L1 regularization has zeroed. */
   function isDead(key, o, i) {
-    var dead = network.dead;
-    if (!dead) return false;
-    if (Array.isArray(dead)) {
-      return dead.some(function (d) {
-        return Array.isArray(d) ? (("l" + d[0]) === key && d[1] === o && d[2] === i)
-          : (d && d.layer !== undefined && ("l" + d.layer) === key && d.out === o && d["in"] === i);
-      });
-    }
-    var m = dead[key];
-    return !!(m && m[o] && m[o][i]);
+    var list = network.dead && network.dead[key];
+    if (!Array.isArray(list)) return false;
+    return list.some(function (pair) { return pair[0] === o && pair[1] === i; });
   }
 
   /** Colour and width of links and bias squares from the current weights. */
