@@ -12,7 +12,7 @@ PIP    := $(BIN)/python -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PIP_QUIET := --quiet --no-input
 
-.PHONY: demo test bench clean-venv help
+.PHONY: demo test bench clean-venv help chromium
 .DEFAULT_GOAL := help
 
 help:
@@ -46,8 +46,19 @@ $(VENV)/.installed-test: pyproject.toml Makefile | $(VENV)/.created
 demo: $(VENV)/.installed-base
 	$(BIN)/neurona demo
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest -q tests/
+
+# The browser tests (tests/test_playground_browser.py) drive Debian's Chromium through
+# Playwright's executable_path (Playwright never downloads a browser).  As root (CI) this
+# installs it with apt-get; otherwise it says how, and those tests fail (they never skip).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+	else echo "warning: /usr/bin/chromium is missing, so the browser tests will fail;" \
+	  "install it with: sudo apt-get install chromium"; fi
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
