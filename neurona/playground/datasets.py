@@ -1,10 +1,11 @@
 """The playground's 2-D data sets: the TensorFlow Playground's six generators, seeded.
 
-Every generator returns ``(X, y)``: ``X`` of shape (n, 2) holding the points (x1, x2) and
-``y`` of shape (n,) holding the labels.  They follow the original's ``dataset.ts`` line by
-line (same radii, paddings, spreads and noise formulas), with NumPy's seeded
-``default_rng`` in place of JavaScript's ``Math.random`` -- so the same seed gives the
-same points, every time.
+``generate(name, noise, seed)`` returns ``(X, y)``: ``X`` of shape (n, 2) holding the points
+(x1, x2) and ``y`` of shape (n,) holding the labels.  The original six come from
+``neurona.datasets.playground``, which follows the original's ``dataset.ts`` step by step
+(same radii, paddings, spreads and noise formulas) with a seeded NumPy generator in place
+of JavaScript's ``Math.random`` -- so the same seed gives the same points, every time.
+The playground's seeds are strings (they travel in the URL): ``seed_to_int`` hashes them.
 
 Classification (labels -1 / +1, 500 points):
 
@@ -22,8 +23,8 @@ Regression (labels in [-1, 1], 1200 points as in the original):
 
 * ``reg-plane`` -- x1, x2 ~ U(-6, 6); label = (x1 + x2) / 10 of the noisy point (clipped
   to [-1, 1]; the original lets noise push it slightly beyond).
-* ``reg-gauss`` -- six Gaussian bumps of sign +-1; label = the bump value of largest
-  magnitude, which falls linearly from 1 at a centre to 0 at distance 2.
+* ``reg-gauss`` -- six bumps of sign +-1 at (-4|0|4, +-2.5); label = the bump value of
+  largest magnitude, which falls linearly from 1 at a centre to 0 at distance 2.
 
 ``noise`` is a fraction (the page's percent / 100), 0 .. 0.5.
 
@@ -52,130 +53,53 @@ def seed_to_int(seed) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-# -- classification -------------------------------------------------------------------
+# -- the generators ----------------------------------------------------------------------
+# The original six live in ``neurona.datasets.playground`` (vectorised, dataset.ts step for
+# step); this module adds the 3-class spiral and the playground's names and sizes.
 
-def circle(n: int, noise: float, rng: np.random.Generator):
-    """Disc (+1) inside a ring (-1); the label is recomputed from the noisy point."""
-    radius = 5.0
-    pts, labels = [], []
-    for r_lo, r_hi in ((0.0, radius * 0.5), (radius * 0.7, radius)):
-        for _ in range(n // 2):
-            r = rng.uniform(r_lo, r_hi)
-            angle = rng.uniform(0.0, 2 * math.pi)
-            x, y = r * math.sin(angle), r * math.cos(angle)
-            nx = rng.uniform(-radius, radius) * noise
-            ny = rng.uniform(-radius, radius) * noise
-            labels.append(1.0 if math.hypot(x + nx, y + ny) < radius * 0.5 else -1.0)
-            pts.append((x, y))
-    return np.array(pts), np.array(labels)
-
-
-def xor(n: int, noise: float, rng: np.random.Generator):
-    """Four quadrants: label = sign(x1 x2) of the noisy point (points kept 0.3 off the axes)."""
-    pts, labels = [], []
-    padding = 0.3
-    for _ in range(n):
-        x = rng.uniform(-5.0, 5.0)
-        x += padding if x > 0 else -padding
-        y = rng.uniform(-5.0, 5.0)
-        y += padding if y > 0 else -padding
-        nx = rng.uniform(-5.0, 5.0) * noise
-        ny = rng.uniform(-5.0, 5.0) * noise
-        labels.append(1.0 if (x + nx) * (y + ny) >= 0 else -1.0)
-        pts.append((x, y))
-    return np.array(pts), np.array(labels)
-
-
-def gauss(n: int, noise: float, rng: np.random.Generator):
-    """Two Gaussian clouds, (2, 2) -> +1 and (-2, -2) -> -1; variance 0.5 + 7 * noise."""
-    variance = 0.5 + (4.0 - 0.5) * noise / 0.5        # d3 linear scale [0, .5] -> [.5, 4]
-    std = math.sqrt(variance)
-    pts, labels = [], []
-    for cx, cy, label in ((2.0, 2.0, 1.0), (-2.0, -2.0, -1.0)):
-        for _ in range(n // 2):
-            pts.append((rng.normal(cx, std), rng.normal(cy, std)))
-            labels.append(label)
-    return np.array(pts), np.array(labels)
-
-
-def _spiral_arms(n: int, noise: float, rng, deltas_labels):
-    m = n // len(deltas_labels)
-    pts, labels = [], []
-    for delta, label in deltas_labels:
-        for i in range(m):
-            r = i / m * 5
-            t = 1.75 * i / m * 2 * math.pi + delta
-            x = r * math.sin(t) + rng.uniform(-1.0, 1.0) * noise
-            y = r * math.cos(t) + rng.uniform(-1.0, 1.0) * noise
-            pts.append((x, y))
-            labels.append(label)
-    return np.array(pts), np.array(labels)
-
-
-def spiral(n: int, noise: float, rng: np.random.Generator):
-    """Two interleaved arms: r = 5 i/n, t = 3.5 pi i/n (+1) and t + pi (-1)."""
-    return _spiral_arms(n, noise, rng, ((0.0, 1.0), (math.pi, -1.0)))
+_NAMES = {"circle": "circle", "xor": "xor", "gauss": "gauss", "spiral": "spiral",
+          "reg-plane": "plane", "reg-gauss": "multi_gauss"}
 
 
 def spiral3(n: int, noise: float, rng: np.random.Generator):
-    """Three arms 2 pi/3 apart, labels 0, 1, 2 (a multi-class extension)."""
-    return _spiral_arms(n, noise, rng, tuple((k * 2 * math.pi / 3, float(k)) for k in range(3)))
+    """Three arms 2 pi/3 apart (labels 0, 1, 2), each like the original's spiral arm:
+    r = 5 i/m, t = 1.75 * 2 pi i/m + 2 pi k/3, plus U(-1, 1) * noise per coordinate."""
+    m = n // 3
+    xs, ys, labels = [], [], []
+    i = np.arange(m)
+    for k in range(3):
+        r = i / m * 5
+        t = 1.75 * i / m * 2 * math.pi + k * 2 * math.pi / 3
+        xs.append(r * np.sin(t) + rng.uniform(-1.0, 1.0, m) * noise)
+        ys.append(r * np.cos(t) + rng.uniform(-1.0, 1.0, m) * noise)
+        labels.append(np.full(m, float(k)))
+    return np.stack([np.concatenate(xs), np.concatenate(ys)], axis=1), np.concatenate(labels)
 
 
-# -- regression -----------------------------------------------------------------------
-
-def reg_plane(n: int, noise: float, rng: np.random.Generator):
-    """label = (x1 + x2) / 10 of the noisy point (a d3 scale [-10, 10] -> [-1, 1])."""
-    pts, labels = [], []
-    for _ in range(n):
-        x, y = rng.uniform(-RADIUS, RADIUS), rng.uniform(-RADIUS, RADIUS)
-        nx = rng.uniform(-RADIUS, RADIUS) * noise
-        ny = rng.uniform(-RADIUS, RADIUS) * noise
-        labels.append(min(max((x + nx + y + ny) / 10.0, -1.0), 1.0))   # kept in [-1, 1]
-        pts.append((x, y))
-    return np.array(pts), np.array(labels)
-
-
-_GAUSSIANS = ((-4, 2.5, 1), (0, 2.5, -1), (4, 2.5, 1), (-4, -2.5, -1), (0, -2.5, 1), (4, -2.5, -1))
-
-
-def _reg_gauss_label(x: float, y: float) -> float:
-    label = 0.0
-    for cx, cy, sign in _GAUSSIANS:
-        scaled = min(max(1.0 - math.hypot(x - cx, y - cy) / 2.0, 0.0), 1.0)   # [0, 2] -> [1, 0]
-        if abs(sign * scaled) > abs(label):
-            label = sign * scaled
-    return label
-
-
-def reg_gauss(n: int, noise: float, rng: np.random.Generator):
-    """Six bumps of sign +-1; the label is the bump value of largest magnitude."""
-    pts, labels = [], []
-    for _ in range(n):
-        x, y = rng.uniform(-RADIUS, RADIUS), rng.uniform(-RADIUS, RADIUS)
-        nx = rng.uniform(-RADIUS, RADIUS) * noise
-        ny = rng.uniform(-RADIUS, RADIUS) * noise
-        labels.append(_reg_gauss_label(x + nx, y + ny))
-        pts.append((x, y))
-    return np.array(pts), np.array(labels)
-
-
-CLASSIFY = {"circle": circle, "xor": xor, "gauss": gauss, "spiral": spiral, "spiral3": spiral3}
-REGRESS = {"reg-plane": reg_plane, "reg-gauss": reg_gauss}
-GENERATORS = {**CLASSIFY, **REGRESS}
+CLASSIFY = ("circle", "xor", "gauss", "spiral", "spiral3")
+REGRESS = ("reg-plane", "reg-gauss")
+GENERATORS = CLASSIFY + REGRESS
 NUM_SAMPLES = {"classification": 500, "regression": 1200}   # the original's counts
 
 
 def generate(name: str, noise: float, seed, n: int | None = None):
-    """Points and labels of data set ``name`` (float64 arrays (n, 2) and (n,)), seeded."""
+    """Points and labels of data set ``name``: float64 arrays (n, 2) and (n,), in generation
+    order (``split`` shuffles), the same for the same seed (any string or number)."""
     if name not in GENERATORS:
-        raise ValueError(f"unknown data set {name!r}; choose one of {sorted(GENERATORS)}")
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(GENERATORS)}")
     if n is None:
         n = NUM_SAMPLES["regression" if name in REGRESS else "classification"]
         if name == "spiral3":
             n = 501                                  # three arms of 167
-    rng = np.random.default_rng(seed_to_int(seed))
-    return GENERATORS[name](n, float(noise), rng)
+    if name == "spiral3":
+        return spiral3(n, float(noise), np.random.default_rng(seed_to_int(seed)))
+    from neurona.datasets.playground import playground
+    X, y = playground(_NAMES[name], n=n, noise=float(noise), seed=seed_to_int(seed),
+                      shuffle=False)
+    X, y = X.numpy().astype(np.float64), y.numpy().astype(np.float64)
+    if name == "reg-plane":
+        y = np.clip(y, -1.0, 1.0)            # the contract's labels in [-1, 1]
+    return X, y
 
 
 def split(X, y, perc_train: int, seed):

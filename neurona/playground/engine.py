@@ -24,10 +24,9 @@ import numpy as np
 
 from . import metrics as M
 from .config import DATA_KEYS, NET_KEYS, parse_shape, validate
-from .datasets import (MAX_CLASSES, MAX_POINTS, RADIUS, generate, parse_csv, seed_to_int,
-                       split)
+from .datasets import MAX_POINTS, RADIUS, generate, parse_csv, seed_to_int, split
 from .features import FEATURES, features
-from .network import Net, softmax_np
+from .network import Net
 from .update import Updater
 
 __all__ = ["Playground", "DIVERGED_MESSAGE"]
