@@ -7,6 +7,7 @@
     neurona evaluate CHECKPOINT           test a saved model on its dataset's test split
     neurona demo                          a one-minute tour of the first half of the course
     neurona datasets                      which datasets are available here, and where
+    neurona playground [--port 8000]      the playground page, trained live (in the browser)
 
 Each subcommand is one function ``cmd_<name>(args)`` plus a few lines in
 :func:`build_parser` that declare its options.  To add a command, write the function
@@ -579,6 +580,53 @@ def cmd_demo(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- playground
+
+def _listening_socket(host: str, port: int):
+    """A socket bound to (host, port), or a CLIError saying why it cannot be."""
+    import socket
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as e:
+        raise CLIError(f"cannot use host {host!r}: {e}; try --host 127.0.0.1") from None
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        raise CLIError(f"cannot listen on {host}:{port} ({e.strerror}); the port is probably "
+                       f"in use: pick another with --port, or --port 0 for any free one"
+                       ) from None
+    return sock
+
+
+def cmd_playground(args) -> int:
+    """Serve the playground page (neurona.playground) until Ctrl+C."""
+    try:
+        import uvicorn
+        from .playground.server import create_app
+    except ImportError as e:
+        raise CLIError(f"the playground needs starlette and uvicorn ({e}); install them with "
+                       f"pip install 'neurona[playground]'") from None
+    sock = _listening_socket(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+    print(f"neurona playground: {url}", flush=True)
+    if host not in ("127.0.0.1", "::1"):
+        print(f"warning: listening on {host}, so other machines on the network can open the "
+              f"playground too", flush=True)
+    print("press Ctrl+C to stop", flush=True)
+    if not args.no_browser:
+        import threading
+        import webbrowser
+        threading.Timer(0.5, webbrowser.open, [url]).start()
+    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
+    server.run(sockets=[sock])
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -666,6 +714,19 @@ def build_parser() -> argparse.ArgumentParser:
                        description="What `neurona train --dataset` can use on this machine.")
     p.add_argument("--data-dir", dest="data_dir", help="folder holding dataset files")
     p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("playground", help="the TensorFlow-Playground-style page, trained live "
+                                          "by neurona, in your browser",
+                       description="Start a local web server for the playground page and "
+                                   "open it in the browser (pip install "
+                                   "'neurona[playground]' first).")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0: any "
+                                                          "free port)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--no-browser", action="store_true", dest="no_browser",
+                   help="only print the URL; do not open a browser")
+    p.set_defaults(func=cmd_playground)
 
     add_text_commands(sub)
     return parser
