@@ -301,6 +301,17 @@
     });
   }
 
+  /** Show the server's current state (after a pause), unless a change is on its way anyway. */
+  function refresh() {
+    if (pending > 0 || !sessionId) return;
+    api("GET", sessionPath("")).then(function (data) {
+      if (pending > 0) return;              // a change was sent meanwhile: its answer wins
+      pendingFrame = null;
+      applyState(data.state);
+      return fetchGrid();
+    }).catch(function () {});
+  }
+
   /** Change config keys on the server; on refusal, show the old values again. */
   function changeConfig(changes) {
     var resets = Object.keys(changes).some(function (k) { return RESET_KEYS.indexOf(k) >= 0; });
@@ -765,13 +776,18 @@
     socket.onmessage = function (event) {
       var msg = JSON.parse(event.data);
       if (msg.type === "frame") {
+        // after a pause, frames still in flight are dropped (a config change may already
+        // have replaced the network); the "paused" answer brings the final state instead
+        if (!playing) return;
         pendingFrame = msg;
         scheduleDraw();
       } else if (msg.type === "stopped") {
         setPlaying(false);
         showMessage(msg.reason || "training stopped", msg.code === "diverged");
+        refresh();
       } else if (msg.type === "paused") {
         setPlaying(false);
+        refresh();
       } else if (msg.type === "error") {
         setPlaying(false);
         showMessage(msg.error);
