@@ -288,11 +288,58 @@ def test_url_hash_round_trips(page, base_url):
         page.evaluate("document.body.dataset.session")   # each tab has its own session
 
 
+def test_display_toggles_regenerate_problem_and_typed_hash(page, base_url):
+    open_page(page, base_url, "#seed=toggles&networkShape=3")
+    page.check("#discretize")
+    settle(page)
+    assert hash_of(page)["discretize"] == "true"
+    colours = page.evaluate("""() => {
+        const c = document.querySelector('#heatmap'), d = c.getContext('2d')
+            .getImageData(0, 0, c.width, c.height).data, seen = new Set();
+        for (let i = 0; i < d.length; i += 4) seen.add(d[i] + ',' + d[i + 1] + ',' + d[i + 2]);
+        return [...seen];
+    }""")
+    assert set(colours) <= {"245,147,34", "8,119,189"}, colours   # only the two classes
+    page.check("#show-test-data")
+    settle(page)
+    assert hash_of(page)["showTestData"] == "true"
+
+    before = session_state(page, base_url)["points"]["train"][:3]
+    page.click("#regenerate-button")                # new seed, new points
+    settle(page)
+    assert hash_of(page)["seed"] != "toggles"
+    assert session_state(page, base_url)["points"]["train"][:3] != before
+
+    page.select_option("#problem", "regression")
+    settle(page)
+    assert hash_of(page)["problem"] == "regression"
+    assert page.is_visible("#regDataset") and page.is_hidden("#dataset")
+    assert page.is_visible("#r2") and page.is_hidden("#accuracy")
+    assert float(page.text_content("#rmse")) > 0
+
+    # a hash typed into the address bar changes the configuration too
+    page.evaluate("location.hash = location.hash.replace(/learningRate=[^&]*/, 'learningRate=1')")
+    page.wait_for_function("document.querySelector('#learningRate').value === '1'")
+    settle(page)
+    assert session_state(page, base_url)["config"]["learningRate"] == 1
+
+
 def test_bad_link_and_bad_value_show_a_message(page, base_url):
     open_page(page, base_url, "#activation=swish&seed=bad")
     expect(page.locator("#message")).to_contain_text("activation")
     assert page.input_value("#activations") == "tanh"      # started from the defaults
     assert hash_of(page)["seed"] == "bad"
+
+    # a value the server refuses: its message, and the control shows the old value again
+    page.fill("#stop-loss", "-1")
+    page.press("#stop-loss", "Enter")
+    settle(page)
+    expect(page.locator("#message")).to_contain_text("stopLoss")
+    assert page.input_value("#stop-loss") == "0"
+    assert hash_of(page)["stopLoss"] == "0"
+    page.click("#next-step-button")                      # the session still works
+    settle(page)
+    assert epoch(page) == 1
 
 
 def test_csv_upload_and_click_to_add_points(page, base_url):

@@ -848,6 +848,7 @@
   function step() {
     if (playing) pause();
     return api("POST", sessionPath("/step"), { epochs: 1 }).then(function (data) {
+      if (!messageFromMetrics) showMessage(null);
       metrics = data.metrics; network = data.network;
       updateNetwork(); updateMetrics();
       return fetchGrid();
