@@ -308,7 +308,11 @@ class Playground:
 
     def train_epoch(self) -> None:
         """One epoch: every training point once, batch by batch in the fixed order (no
-        metrics, no stop checks -- ``step`` adds those)."""
+        metrics, no stop checks -- ``step`` adds those).
+
+        When the batch size does not divide the number of points, the last, smaller batch
+        makes its own update (the original instead carries its gradients over into the
+        first batch of the next epoch)."""
         F, T, B = self.F_train, self.T_train, self.config["batchSize"]
         batch = self.updater.batch
         with np.errstate(all="ignore"):
