@@ -28,18 +28,26 @@ Training follows nanoGPT's ``shakespeare_char`` recipe, scaled down to a 2-core 
   (:func:`~neurona.models.generation.generate_text`, with the KV cache), and the best
   model kept (checkpoint with its tokenizer, so ``neurona generate`` reads it).
 
-Results with :data:`DEFAULTS` (``python examples/13_gpt_shakespeare.py``, 30 minutes,
-``OMP_NUM_THREADS=1``) on the course's shared 2-core machine, busy with other jobs for
-the first 15 minutes (1.15 s per step) and nearly idle after (0.48 s per step)::
+Results with :data:`DEFAULTS` (``OMP_NUM_THREADS=1 python examples/13_gpt_shakespeare.py``,
+30 minutes, one thread) on the course's 2-core machine, sharing it with a fine-tuning run
+on the other core (0.63 s per step on average)::
 
     4 layers x 4 heads, n_embd 128, block 128, dropout 0.1: 818,048 parameters;
-    32 windows x 128 characters, AdamW 2e-3 -> 2e-4, 2,768 steps (11.3M characters)
+    32 windows x 128 characters, AdamW 2e-3 -> 2e-4, 2,844 steps (11.6M characters)
 
-    step            250    500   1000   1500   2000   2500   2768
-    val nats/char  2.359  2.103  1.860  1.724  1.670  1.628  1.617
-    (train 1.52; 2.33 bits per character; ln 65 = 4.17 for a uniform guess)
+    step            250    500   1000   1500   2000   2500   2844
+    val nats/char  2.358  2.097  1.854  1.705  1.645  1.596  1.578
+    (train 1.45; 2.28 bits per character, perplexity 4.84; ln 65 = 4.17 for a uniform guess)
 
-An idle machine gives ~3,600 steps in 30 minutes, which should go below 1.6.
+A sample at temperature 0.8 after those 30 minutes::
+
+    ROMEO:
+    Ha! which Comillanus speaks to be his fiends;
+    One grace that ancient such diving on thy proclouds:
+    I to not so rather, but as it news the hand.
+
+(An earlier run on a more crowded machine, 1.15 s per step for its first 15 minutes, got
+2,768 steps and 1.617: the result depends on how many steps the 30 minutes allow.)
 """
 from __future__ import annotations
 
