@@ -214,6 +214,18 @@ def test_features_and_layers_change_the_network(page, base_url):
     settle(page)
     assert session_state(page, base_url)["network"]["biases"]["l1"][0] == -0.75
 
+    # hover a neuron: the big heatmap shows that neuron's output (its thumbnail, enlarged)
+    same = """() => {
+        const pixels = c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.join();
+        return pixels(document.querySelector('#heatmap')) ===
+               pixels(document.querySelector(".node[data-node='h1_2'] canvas"));
+    }"""
+    assert not page.evaluate(same)
+    page.hover(".node[data-node='h1_2']")
+    assert page.evaluate(same)
+    page.mouse.move(5, 5)
+    assert not page.evaluate(same)
+
     page.click("#canvas-xSquared")                  # a feature on
     settle(page)
     assert hash_of(page)["xSquared"] == "true"
@@ -411,7 +423,7 @@ def test_play_and_pause(page, base_url):
         "parseInt(document.querySelector('#iter-number').textContent.replace(/\\D/g, '')) >= 5")
     page.click("#play-pause-button")
     page.wait_for_function("document.body.dataset.playing === 'false'")
-    time.sleep(0.2)                                  # a frame already sent is still drawn
+    settle(page)                     # on "paused" the page fetches the server's final state
     paused_at = epoch(page)
     time.sleep(0.5)
     assert epoch(page) == paused_at >= 5             # paused: no more epochs
@@ -427,8 +439,8 @@ def test_nan_is_grey_with_a_message(page, base_url):
     page.click("#play-pause-button")
     expect(page.locator("#message")).to_contain_text("learning rate", timeout=TIMEOUT_MS)
     page.wait_for_function("document.body.dataset.playing === 'false'")
-    time.sleep(0.3)
-    assert page.text_content("#loss-test") == "NaN"
+    settle(page)
+    expect(page.locator("#loss-test")).to_have_text("NaN")
     grey = page.evaluate("""() => {
         const c = document.querySelector('#heatmap'), d = c.getContext('2d')
             .getImageData(0, 0, c.width, c.height).data;

@@ -110,6 +110,7 @@
   var messageFromMetrics = false;
   var lastHash = "";
   var layout = null;        // node positions of the network drawing
+  var hoverNode = null;     // the neuron under the mouse: the big heatmap shows it
 
   // ------------------------------------------------------------------ helpers
 
@@ -454,6 +455,10 @@
   /** The output heatmap's values: the output, or one class's probability mapped to [-1, 1]. */
   function drawOutput(canvas) {
     var d = grid.density;
+    if (hoverNode && grid.neurons[hoverNode]) {     // hovering a neuron: show it big, as the original does
+      paintValues(canvas, grid.neurons[hoverNode], d, false);
+      return;
+    }
     if (grid.classes) {
       var which = $("#class-select").value;
       if (which === "all" || which === "") { paintClasses(canvas, grid.classes, d, config.discretize); return; }
@@ -575,6 +580,8 @@
     var canvas = document.createElement("canvas");
     canvas.width = DENSITY; canvas.height = DENSITY;
     div.appendChild(canvas);
+    div.addEventListener("mouseenter", function () { hoverNode = id; if (grid) drawOutput($("#heatmap")); });
+    div.addEventListener("mouseleave", function () { hoverNode = null; if (grid) drawOutput($("#heatmap")); });
     if (label) {
       var span = document.createElement("span");
       span.className = "node-label"; span.textContent = label;
@@ -586,6 +593,7 @@
   /** (Re)build nodes, buttons and the svg after the network's shape changed. */
   function buildNetwork() {
     layout = computeLayout();
+    hoverNode = null;
     var container = $("#network-container"), nodes = $("#network-nodes"), buttons = $("#network-buttons");
     container.style.height = layout.height + "px";
     var svg = $("#network");
@@ -806,10 +814,11 @@
     return connect().then(function () { socket.send(JSON.stringify(msg)); });
   }
 
-  function setPlaying(on) {
+  /** body[data-playing]: "true", "pausing" (asked, not yet confirmed by the server), "false". */
+  function setPlaying(on, confirmed) {
     playing = on;
     $("#play-pause-button").classList.toggle("playing", on);
-    document.body.dataset.playing = on ? "true" : "false";
+    document.body.dataset.playing = on ? "true" : (confirmed === false ? "pausing" : "false");
   }
 
   function play() {
@@ -819,7 +828,7 @@
   }
 
   function pause() {
-    setPlaying(false);
+    setPlaying(false, false);          // the server answers "paused" once its frame is done
     send({ type: "pause" });
   }
 
