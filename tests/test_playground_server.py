@@ -114,6 +114,12 @@ def test_grid_is_base64_float32_with_nan_kept(client):
     assert np.isnan(back[0, 1]) and back[1, 0] == -np.inf
     np.testing.assert_array_equal(back, a)
     assert client.get(f"/api/sessions/{sid}/grid", params={"density": 5000}).status_code == 400
+    three = new_session(client, dataset="spiral3")       # K classes: one map per class
+    g = client.get(f"/api/sessions/{three}/grid", params={"density": 8}).json()
+    want = engine_of(client, three).grid(8)["classes"]
+    assert len(g["classes"]) == len(want) == 3
+    for b64, probs in zip(g["classes"], want):
+        np.testing.assert_array_equal(decode(b64).reshape(8, 8), probs)
 
 
 BAD_REQUESTS = [
@@ -372,6 +378,27 @@ def test_divergence_is_a_message_not_a_crash(client):
     assert r.status_code == 200
     r = client.post(f"/api/sessions/{sid}/reset", json={"same_init": True})
     assert r.status_code == 200 and not r.json()["state"]["metrics"]["diverged"]
+
+
+def test_requests_while_playing_take_turns_with_the_play_loop(client):
+    sid = new_session(client)
+    with client.websocket_connect(f"/ws/{sid}") as ws:
+        ws.send_json({"type": "play"})
+        receive(ws)
+        r = client.post(f"/api/sessions/{sid}/config", json={"learningRate": 0.1})
+        assert r.status_code == 200 and r.json()["state"]["config"]["learningRate"] == 0.1
+        r = client.post(f"/api/sessions/{sid}/step", json={"epochs": 3})
+        assert r.status_code == 200
+        stepped = r.json()["metrics"]["epoch"]
+        later = [receive(ws)["metrics"]["epoch"] for _ in range(3)]
+        assert later[-1] > stepped and later == sorted(later)
+        client.delete(f"/api/sessions/{sid}")          # the tab's session is gone: play ends
+        while (message := json.loads(ws.receive_text()))["type"] == "frame":
+            pass
+        assert message["type"] == "stopped" and message["code"] == "closed", message
+        ws.send_json({"type": "step", "epochs": 1})
+        message = json.loads(ws.receive_text())
+        assert message["type"] == "error" and "reload the page" in message["error"]
 
 
 def test_websocket_bad_messages_and_unknown_session(client):

@@ -26,7 +26,8 @@ HTTP API (JSON in, JSON out; ``sid`` is the id ``POST /api/sessions`` returns)::
 
 Errors are ``{"error": "what was wrong and how to fix it"}`` with status 400 (a bad value:
 the engine's ``ValueError``), 403 (a request from another web site), 404 (unknown
-session), 413 (too large), 503 (too many sessions).  A request that fails changes nothing: the session keeps its old state.
+session), 413 (too large), 503 (too many sessions).  A request that fails changes
+nothing: the session keeps its old state.
 
 Grids travel as base64 text of little-endian float32 bytes, row-major (row 0 is x2 = +6,
 column 0 is x1 = -6), so a (100, 100) heatmap is 40,000 bytes instead of a long JSON list,
@@ -489,6 +490,9 @@ class Player:
 
     async def handle(self, msg: dict) -> None:
         kind = msg.get("type")
+        if self.session.closed and kind in ("play", "step"):
+            raise ApiError(404, "this session was closed (deleted, or freed while idle); "
+                                "reload the page to start a new one")
         if kind == "play":
             if "density" in msg:
                 self.density = parse_density(str(msg["density"]))
