@@ -165,6 +165,25 @@ def test_bad_requests_are_refused_and_change_nothing(client, what, tail, send, s
     assert r.status_code == 200 and r.json()["metrics"]["epoch"] == 3
 
 
+WEIRD = [None, "", "abc", -1, 1e308, [1], {}, True, "nan", 10**30, " 4 , 2 "]
+
+
+def test_no_config_value_crashes_the_server(client):
+    """Every key with odd values: 200 or a 400 with a message, never a 500; still trains."""
+    from neurona.playground.config import DEFAULTS
+    sid = new_session(client)
+    for key in sorted(DEFAULTS):
+        for value in WEIRD:
+            r = client.post(f"/api/sessions/{sid}/config", json={key: value})
+            assert r.status_code in (200, 400), (key, value, r.text)
+            if r.status_code == 400:
+                assert key in r.json()["error"], (key, value, r.text)
+            else:
+                client.post(f"/api/sessions/{sid}/config", json={key: DEFAULTS[key]})
+    r = client.post(f"/api/sessions/{sid}/step", json={"epochs": 2})
+    assert r.status_code == 200 and r.json()["metrics"]["epoch"] >= 2
+
+
 def test_unknown_session_and_route_answer_404_json(client):
     for method, path in [("get", "/api/sessions/nope"), ("post", "/api/sessions/nope/step"),
                          ("get", "/api/sessions/nope/grid"), ("delete", "/api/sessions/nope"),
