@@ -420,6 +420,24 @@ def test_requests_while_playing_take_turns_with_the_play_loop(client):
         assert message["type"] == "error" and "reload the page" in message["error"]
 
 
+def test_concurrent_requests_on_one_session_take_turns():
+    """Eight steps at once (eight worker threads): the lock serialises them, none is lost."""
+    import asyncio
+    import httpx
+
+    async def main():
+        app = create_app(engine_factory=Engine)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            sid = (await c.post("/api/sessions", json={"config": {"seed": "t"}})).json()["id"]
+            steps = [c.post(f"/api/sessions/{sid}/step", json={"epochs": 5}) for _ in range(8)]
+            answers = await asyncio.gather(*steps, c.get(f"/api/sessions/{sid}/grid"))
+            assert all(r.status_code == 200 for r in answers)
+            epochs = sorted(r.json()["metrics"]["epoch"] for r in answers[:-1])
+            assert epochs == list(range(5, 45, 5))     # each step saw the one before it
+    asyncio.run(main())
+
+
 def test_websocket_bad_messages_and_unknown_session(client):
     sid = new_session(client)
     with client.websocket_connect(f"/ws/{sid}") as ws:
