@@ -35,8 +35,9 @@ and NaN (a diverged network) survives the trip.  In JavaScript::
 
     new Float32Array(Uint8Array.from(atob(b64), c => c.charCodeAt(0)).buffer)
 
-WebSocket ``/ws/{sid}`` (live training).  The page sends ``{"type": "play"}``,
-``{"type": "pause"}``, ``{"type": "step", "epochs": n}``, ``{"type": "fps", "value": v}``;
+WebSocket ``/ws/{sid}`` (live training).  The page sends ``{"type": "play"}`` (optionally
+with ``"density"``: grid points per side, default 100), ``{"type": "pause"}``,
+``{"type": "step", "epochs": n}``, ``{"type": "fps", "value": v}``;
 the server answers ``{"type": "frame", "metrics", "network", "grid"}`` frames (at most
 ``fps`` <= 30 per second), ``{"type": "paused", "epoch"}`` once a pause has taken effect,
 ``{"type": "stopped", "reason", "code", "epoch"}`` when stopEpoch / stopLoss is reached or
