@@ -47,8 +47,10 @@ def free_port() -> int:
 def base_url():
     """The playground server on 127.0.0.1:<free port>, in a background thread."""
     port = free_port()
+    # served as `neurona playground` serves it (no WebSocket compression)
     server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
-                                           log_level="warning", ws_ping_interval=None))
+                                           log_level="warning", ws_ping_interval=None,
+                                           ws_per_message_deflate=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -421,6 +423,12 @@ def test_play_and_pause(page, base_url):
     page.click("#play-pause-button")
     page.wait_for_function(
         "parseInt(document.querySelector('#iter-number').textContent.replace(/\\D/g, '')) >= 5")
+    # frames are drawn with requestAnimationFrame, at most 30 per second
+    count = "[window.playground.framesDrawn, performance.now()]"
+    f0, t0 = page.evaluate(count)
+    time.sleep(1.0)
+    f1, t1 = page.evaluate(count)
+    assert 2 <= f1 - f0 <= 31 * (t1 - t0) / 1000 + 1, (f1 - f0, t1 - t0)
     page.click("#play-pause-button")
     page.wait_for_function("document.body.dataset.playing === 'false'")
     settle(page)                     # on "paused" the page fetches the server's final state

@@ -110,6 +110,7 @@
   var messageFromMetrics = false;
   var lastHash = "";
   var layout = null;        // node positions of the network drawing
+  var framesDrawn = 0;      // frames drawn while playing (window.playground.framesDrawn)
   var hoverNode = null;     // the neuron under the mouse: the big heatmap shows it
 
   // ------------------------------------------------------------------ helpers
@@ -843,6 +844,7 @@
       var frame = pendingFrame;
       pendingFrame = null;
       if (!frame) return;
+      framesDrawn++;
       metrics = frame.metrics;
       var shapeChanged = JSON.stringify(frame.network.layers) !== JSON.stringify(network.layers);
       network = frame.network;
@@ -1036,6 +1038,7 @@
   window.playground = {
     get config() { return config; }, get metrics() { return metrics; },
     get network() { return network; }, get session() { return sessionId; },
+    get framesDrawn() { return framesDrawn; },
     colorOf: colorOf, parseHash: parseHash, hashOf: hashOf
   };
 
