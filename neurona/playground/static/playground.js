@@ -229,18 +229,19 @@
   var RANGES = { "#percTrainData": "percTrainData", "#noise": "noise", "#batchSize": "batchSize" };
   var NUMBERS = { "#stop-epoch": "stopEpoch", "#stop-loss": "stopLoss" };
 
+  /** Select the option equal to value (numbers compare as numbers: "0.10" is 0.1). */
   function setSelect(sel, value) {
     var el = $(sel), text = String(value);
-    var match = Array.prototype.some.call(el.options, function (o) {
-      return o.value === text || Number(o.value) === Number(value);
-    });
-    if (!match) {            // e.g. learningRate 0.05 from the API: show it anyway
-      var opt = document.createElement("option");
-      opt.value = text; opt.textContent = text; el.appendChild(opt);
+    var same = function (o) {
+      return o.value === text || (typeof value === "number" && Number(o.value) === value);
+    };
+    var option = Array.prototype.filter.call(el.options, same)[0];
+    if (!option) {            // e.g. learningRate 0.05 set through the API: show it anyway
+      option = document.createElement("option");
+      option.value = text; option.textContent = text;
+      el.appendChild(option);
     }
-    Array.prototype.forEach.call(el.options, function (o) {
-      if (o.value === text || (!isNaN(Number(o.value)) && Number(o.value) === Number(value) && text !== "")) el.value = o.value;
-    });
+    el.value = option.value;
   }
 
   /** Show the config in every control. */
@@ -823,7 +824,7 @@
   }
 
   function play() {
-    if (messageFromMetrics) showMessage(null);
+    showMessage(null);                 // an old "stopped at epoch N" or error is over
     setPlaying(true);
     send({ type: "play", density: DENSITY });
   }
