@@ -338,6 +338,26 @@ def test_display_toggles_regenerate_problem_and_typed_hash(page, base_url):
     assert session_state(page, base_url)["config"]["learningRate"] == 1
 
 
+def test_three_classes_softmax_per_class_heatmap(page, base_url):
+    open_page(page, base_url, "#seed=three&dataset=spiral3&loss=crossentropy&networkShape=4")
+    assert page.locator("#network-nodes .node.output-node").count() == 3      # softmax: 3 outputs
+    assert page.locator("#confusion tr").count() == 1 + 3
+    assert page.is_visible("#class-select")
+    pixels = "document.querySelector('#heatmap').getContext('2d').getImageData(0, 0, 100, 100)" \
+             ".data.join()"
+    images = {}
+    for which in ("all", "0", "1", "2"):
+        page.select_option("#class-select", which)
+        images[which] = page.evaluate(pixels)
+    assert len(set(images.values())) == 4            # each choice draws its own heatmap
+    # a click adds a point of the chosen class, shift-click one of the next class
+    page.click("#heatmap", position={"x": 150, "y": 150})
+    settle(page)
+    page.click("#heatmap", position={"x": 200, "y": 150}, modifiers=["Shift"])
+    settle(page)
+    assert [p[2] for p in session_state(page, base_url)["points"]["train"][-2:]] == [2, 0]
+
+
 def test_bad_link_and_bad_value_show_a_message(page, base_url):
     open_page(page, base_url, "#activation=swish&seed=bad")
     expect(page.locator("#message")).to_contain_text("activation")
