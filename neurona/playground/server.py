@@ -467,7 +467,10 @@ class Player:
         """Send a message (a dict, or JSON text already made, such as a frame)."""
         text = message if isinstance(message, str) else dumps(message)
         async with self.send_lock:
-            await self.ws.send_text(text)
+            try:
+                await self.ws.send_text(text)
+            except (WebSocketDisconnect, RuntimeError):
+                self.playing = False      # the tab is gone: nothing to tell it any more
 
     async def run(self) -> None:
         try:
