@@ -5,7 +5,7 @@
     loss = (x @ x.T).sum()
     loss.backward()        # x.grad now holds dloss/dx
 """
-from . import backend, dtypes
+from . import backend, dtypes, cuda
 from .backend import Device, device
 from .dtypes import (float16, float32, float64, int8, uint8, int16, int32, int64, bool_,
                      get_default_dtype, set_default_dtype, DType)

@@ -90,6 +90,10 @@ def _load_cupy():
                 _cupy = cupy
         except Exception:  # not installed, no driver, no GPU
             _cupy = None
+        if _cupy is not None:   # let ops recognise CuPy arrays as arrays (indexing, tensor())
+            from .autograd import function
+            if _cupy.ndarray not in function.array_types:
+                function.array_types = function.array_types + (_cupy.ndarray,)
     return _cupy
 
 
@@ -103,16 +107,21 @@ def cuda_device_count() -> int:
     return 0 if cp is None else cp.cuda.runtime.getDeviceCount()
 
 
-def _require_cuda(dev: Device):
+def _require_cuda(dev: Device, what: str | None = None):
+    """CuPy, or a RuntimeError saying what asked for CUDA and how to get it."""
     cp = _load_cupy()
+    asked = what or f"device '{dev}'"
     if cp is None:
         raise RuntimeError(
-            f"device '{dev}' was asked for, but CUDA is not available here: neurona runs on "
-            "NVIDIA GPUs through CuPy. Install it with `pip install neurona[cuda]` "
-            "(CuPy for CUDA 12) on a machine with an NVIDIA GPU and driver, or use device='cpu'.")
+            f"{asked} was asked for, but CUDA is not available here: neurona runs on "
+            "NVIDIA GPUs through CuPy, which is not installed or sees no GPU. On a machine "
+            "with an NVIDIA GPU and driver, install it with `pip install neurona[cuda]` "
+            "(the CuPy wheel for CUDA 12, cupy-cuda12x; for CUDA 13 `pip install "
+            "cupy-cuda13x`), or use device='cpu' (neurona.cuda.is_available() tells which).")
     n = cp.cuda.runtime.getDeviceCount()
     if (dev.index or 0) >= n:
-        raise RuntimeError(f"device '{dev}' was asked for, but only {n} CUDA device(s) exist")
+        raise RuntimeError(f"{asked} was asked for, but only {n} CUDA device(s) exist "
+                           f"(cuda:0 to cuda:{n - 1})")
     return cp
 
 

@@ -70,11 +70,9 @@ def _gen(generator) -> np.random.Generator:
 
 def manual_seed(seed: int) -> Generator:
     """Seed the default generator (and the GPU's, when CUDA is in use)."""
-    from . import backend
+    from . import cuda
     default_generator.manual_seed(seed)
-    cp = backend._cupy
-    if cp is not None:
-        cp.random.seed(int(seed) & 0xFFFF_FFFF)
+    cuda.manual_seed_all(seed)      # no-op without CuPy or without a GPU
     return default_generator
 
 

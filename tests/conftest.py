@@ -68,6 +68,15 @@ def shared_data_dir(*parts) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", params=__import__("helpers").DEVICES)
+def device(request) -> str:
+    """``"cpu"``, then ``"cuda"`` (skipped with a visible reason where CuPy sees no GPU or
+    PyTorch has no CUDA): a test that takes ``device`` runs once per device.  Session-
+    scoped so that Hypothesis tests may use it; ``helpers.DEVICES`` is the same list for
+    ``@pytest.mark.parametrize("device", DEVICES)``."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The shared data folder ``../shared/data``; the test fails when it is missing (check

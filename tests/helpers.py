@@ -40,6 +40,7 @@ of 1.19e-7 (a relative step of about 1e-7 between neighbouring numbers).
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -49,7 +50,37 @@ import neurona
 __all__ = ["TOLERANCES", "tolerance", "dtype_name", "torch_dtype", "to_numpy", "assert_close",
            "assert_same_dtype", "check_parity", "gradcheck64", "shapes",
            "broadcastable_shapes", "float_arrays", "float_array_pairs", "push_away",
-           "random_array"]
+           "random_array", "DEVICES", "CUDA_SKIP_REASON", "on_device"]
+
+# ----------------------------------------------------------------------------- devices
+
+CUDA_SKIP_REASON = "no CUDA GPU: CuPy is not installed or sees no device"
+
+
+def _cuda_skip_reason():
+    """Why the CUDA cases cannot run here, or None when they can (neurona needs CuPy and a
+    GPU; PyTorch, the oracle, needs a CUDA build)."""
+    if not neurona.backend.cuda_is_available():
+        return CUDA_SKIP_REASON
+    if not torch.cuda.is_available():
+        return "no CUDA oracle: this PyTorch build has no CUDA (install torch with CUDA)"
+    return None
+
+
+# parametrize a test by device: ``@pytest.mark.parametrize("device", DEVICES)``; the CUDA
+# case runs neurona and torch on the GPU, and is skipped (with its reason shown) elsewhere
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    _cuda_skip_reason() is not None, reason=str(_cuda_skip_reason())))]
+
+
+def on_device(x, device="cpu"):
+    """``x`` moved to ``device``: a neurona or torch tensor (NumPy arrays become neurona
+    tensors); the CPU case returns ``x`` itself, so CPU tests do exactly what they did."""
+    if device == "cpu":
+        return x
+    if isinstance(x, np.ndarray):
+        return neurona.tensor(x, device=device)
+    return x.to(device)
 
 # ----------------------------------------------------------------------------- tolerances
 
@@ -95,7 +126,7 @@ def to_numpy(x) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy().copy()
     if isinstance(x, neurona.Tensor):
-        return np.array(x.detach().numpy(), copy=True)
+        return np.array(x.detach().cpu().numpy(), copy=True)
     return np.asarray(x)
 
 
@@ -127,12 +158,16 @@ def assert_close(n, t, rtol=None, atol=None, kind="exact", what="output", check_
 
 # ----------------------------------------------------------------------------- parity
 
-def _as_pair(x, grad):
-    """One argument for both libraries: arrays become tensors (floats require grad)."""
+def _as_pair(x, grad, device="cpu"):
+    """One argument for both libraries: arrays become tensors on ``device`` (floats
+    require grad)."""
     if isinstance(x, np.ndarray):
         rg = bool(grad) and x.dtype.kind == "f"
-        return (neurona.tensor(x, requires_grad=rg),
-                torch.tensor(x).requires_grad_(rg))
+        if device == "cpu":
+            return (neurona.tensor(x, requires_grad=rg),
+                    torch.tensor(x).requires_grad_(rg))
+        return (neurona.tensor(x, device=device, requires_grad=rg),
+                torch.tensor(x, device=device).requires_grad_(rg))
     return x, x
 
 
@@ -141,7 +176,8 @@ def _outputs(out):
 
 
 def check_parity(neurona_fn, torch_fn, arrays, rtol=None, atol=None, grad=True,
-                 kind="exact", grad_kind=None, requires_grad=None, seed=0, check_dtype=True):
+                 kind="exact", grad_kind=None, requires_grad=None, seed=0, check_dtype=True,
+                 device="cpu"):
     """Run an op in neurona and in PyTorch on the same inputs and compare everything.
 
     * ``arrays``: the arguments.  NumPy arrays become a neurona and a torch tensor holding
@@ -155,13 +191,15 @@ def check_parity(neurona_fn, torch_fn, arrays, rtol=None, atol=None, grad=True,
       same random upstream gradient dL/dout (standard normal, seeded by ``seed``), then
       every input's ``.grad`` must be None in both or close in both (tolerance of
       ``grad_kind``, by default ``kind``).
+    * ``device``: ``"cpu"`` or ``"cuda"`` (both libraries' tensors on it; parametrize the
+      test with ``DEVICES``); outputs and gradients must stay on it.
 
     Returns the neurona and torch outputs, for extra checks.
     """
     if requires_grad is None:
-        pairs = [_as_pair(x, grad) for x in arrays]
+        pairs = [_as_pair(x, grad, device) for x in arrays]
     else:
-        pairs = [_as_pair(x, rg) for x, rg in zip(arrays, requires_grad)]
+        pairs = [_as_pair(x, rg, device) for x, rg in zip(arrays, requires_grad)]
     n_in = [p[0] for p in pairs]
     t_in = [p[1] for p in pairs]
     n_outs = _outputs(neurona_fn(*n_in))
@@ -170,6 +208,8 @@ def check_parity(neurona_fn, torch_fn, arrays, rtol=None, atol=None, grad=True,
         f"neurona returns {len(n_outs)} outputs, torch {len(t_outs)}"
     for i, (n, t) in enumerate(zip(n_outs, t_outs)):
         assert isinstance(n, neurona.Tensor), f"output {i} is a {type(n).__name__}"
+        if device != "cpu":
+            assert n.device.type == device, f"output {i} is on {n.device}, not {device}"
         assert_close(n, t, rtol, atol, kind, what=f"output {i}", check_dtype=check_dtype)
         assert n.requires_grad == t.requires_grad, (
             f"output {i}: neurona requires_grad={n.requires_grad}, torch "
@@ -186,8 +226,8 @@ def check_parity(neurona_fn, torch_fn, arrays, rtol=None, atol=None, grad=True,
         g = rng.standard_normal(tuple(t.shape)).astype(to_numpy(t).dtype)
         n_roots.append(n)
         t_roots.append(t)
-        n_gs.append(neurona.tensor(g))
-        t_gs.append(torch.tensor(g))
+        n_gs.append(on_device(neurona.tensor(g), device))
+        t_gs.append(on_device(torch.tensor(g), device))
     neurona.autograd.backward(n_roots, n_gs)
     torch.autograd.backward(t_roots, t_gs)
 
@@ -199,6 +239,8 @@ def check_parity(neurona_fn, torch_fn, arrays, rtol=None, atol=None, grad=True,
             f"gradient of input {i}: neurona gives {'None' if n.grad is None else 'a tensor'},"
             f" torch gives {'None' if t.grad is None else 'a tensor'}")
         if t.grad is not None:
+            if device != "cpu":
+                assert n.grad.device.type == device, f"gradient of input {i} left {device}"
             assert_close(n.grad, t.grad, rtol, atol, gk, what=f"gradient of input {i}")
     return n_outs, t_outs
 

@@ -132,9 +132,13 @@ class Function(Node):
             record = x.requires_grad
         elif n == 2:
             x, y = inputs
+            if type(x._data) is not type(y._data):     # e.g. numpy meets cupy
+                _check_same_device(cls, inputs)
             out = node.forward(x._data, y._data, **kwargs)
             record = x.requires_grad or y.requires_grad
         else:
+            if len({type(t._data) for t in inputs}) > 1:
+                _check_same_device(cls, inputs)
             out = node.forward(*[t._data for t in inputs], **kwargs)
             record = any([t.requires_grad for t in inputs])
         if record and cls.differentiable:
@@ -150,6 +154,21 @@ class Function(Node):
 
 
 _new = object.__new__
+
+
+def _check_same_device(cls, inputs) -> None:
+    """Raise a clear error when an op's input tensors live on different devices.
+
+    Called only when the inputs' arrays are of different types (a cheap test on the hot
+    path), so a NumPy array never meets a CuPy array inside an op's ``forward``."""
+    from ..backend import device_of
+    devs = [device_of(t._data) for t in inputs]
+    if len(set(devs)) > 1:
+        where = ", ".join(f"input {i} on {d}" for i, d in enumerate(devs))
+        raise RuntimeError(
+            f"{cls.__name__}: expected all tensors to be on the same device, but found "
+            f"{where}. Move them to one device first, e.g. x.to('cuda') or x.cpu() "
+            "(and model.to(device) for a model's parameters).")
 
 
 def crosswise(needs):
