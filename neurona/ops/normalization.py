@@ -27,7 +27,8 @@ statistics; these are constants, so y = x * (gamma r) + (beta - mu gamma r) and
 dL/dx = g * gamma * r.
 
 A naive composition of ``mean``, ``sub``, ``pow``, ``rsqrt``... records about ten ops and
-keeps as many intermediate arrays; the fused op keeps x^ and r only.
+keeps as many intermediate arrays; the fused op keeps x^ and r only.  On the GPU, layer
+norm's x^ and r come from one row-wise kernel (``cuda_kernels.layer_norm_rows``).
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import xp_of
 from ._util import fmt
+from . import cuda_kernels
 
 __all__ = ["layer_norm", "batch_norm"]
 
@@ -67,13 +69,16 @@ class LayerNorm(Function):
         x2 = x.reshape(-1, d)
         if x2.dtype != wd:
             x2 = x2.astype(wd)
-        mu = x2.sum(axis=1, keepdims=True)        # (sum / d: ndarray.mean is a slower
-        mu /= d                                     #  Python wrapper around the same sum)
-        xhat = x2 - mu
-        var = (xhat * xhat).sum(axis=1, keepdims=True)
-        var /= d
-        r = 1.0 / xp.sqrt(var + wd.type(eps))
-        xhat *= r
+        if type(x2) is not np.ndarray and cuda_kernels.rows_ok(x2, -1):
+            xhat, r = cuda_kernels.layer_norm_rows(x2, eps)   # one CUDA kernel, same formulas
+        else:
+            mu = x2.sum(axis=1, keepdims=True)        # (sum / d: ndarray.mean is a slower
+            mu /= d                                     #  Python wrapper around the same sum)
+            xhat = x2 - mu
+            var = (xhat * xhat).sum(axis=1, keepdims=True)
+            var /= d
+            r = 1.0 / xp.sqrt(var + wd.type(eps))
+            xhat *= r
         w = params[0].reshape(1, d) if has_w else None
         b = params[-1].reshape(1, d) if has_b else None
         if w is not None:

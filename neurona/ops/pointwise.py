@@ -242,8 +242,9 @@ class GELU(Function):
             dL/dx = dL/dz * ((1 + t)/2 + x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2) / 2).
 
     Big NumPy arrays are computed block by block in the CPU cache (the ``_gelu_*``
-    kernels with :func:`~neurona.ops.blockwise.blockwise`); small ones and GPU arrays with
-    whole-array expressions (the reference the tests compare the kernels with).
+    kernels with :func:`~neurona.ops.blockwise.blockwise`); small ones with whole-array
+    expressions (the reference the tests compare the kernels with); CuPy arrays with one
+    fused CUDA kernel each way (:mod:`~neurona.ops.cuda_kernels`).
     """
     save_inputs = (0,)
 
@@ -252,6 +253,15 @@ class GELU(Function):
         self.x = x
         self.approximate = approximate
         dt = x.dtype.type
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        if _use_gpu_kernels(x):                   # one fused CUDA kernel (cuda_kernels.py)
+            from . import cuda_kernels
+            if approximate == "tanh":
+                z, self.t = cuda_kernels.gelu_tanh(x)
+            else:
+                z, self.cdf = cuda_kernels.gelu(x)
+            return z
         blocked = _use_blocks(x)
         if approximate == "tanh":
             if blocked:
@@ -259,8 +269,6 @@ class GELU(Function):
                 return z
             self.t = xp.tanh(dt(_SQRT_2_OVER_PI) * (x + dt(0.044715) * x * x * x))
             return dt(0.5) * x * (1 + self.t)
-        if approximate != "none":
-            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
         if blocked and x.dtype == np.float32:
             z, self.cdf = normal_cdf_float32(x, times_x=True)  # blocked, in the CPU cache
             return z
@@ -271,6 +279,11 @@ class GELU(Function):
         x = self.x
         xp = xp_of(x)
         dt = x.dtype.type
+        if _use_gpu_kernels(x) and g.dtype == x.dtype:
+            from . import cuda_kernels
+            if self.approximate == "tanh":
+                return cuda_kernels.gelu_tanh_grad(g, x, self.t)
+            return cuda_kernels.gelu_grad(g, x, self.cdf)
         if self.approximate == "tanh":
             t = self.t
             if _use_blocks(x) and g.dtype == x.dtype:
@@ -281,6 +294,11 @@ class GELU(Function):
             return blockwise(_gelu_grad_kernel, [g, x, self.cdf], 1, 1)[0]
         pdf = xp.exp(dt(-0.5) * x * x) * dt(_INV_SQRT_2PI)
         return g * (self.cdf + x * pdf)
+
+
+def _use_gpu_kernels(x) -> bool:
+    """CuPy float32/float64 arrays go to the fused kernels of ``cuda_kernels``."""
+    return type(x) is not np.ndarray and x.dtype in (np.float32, np.float64)
 
 
 def _use_blocks(x) -> bool:

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
+from . import cuda_kernels      # imports no CuPy: its kernels are built on first use
 
 __all__ = ["RNNLayer", "LSTMLayer", "GRULayer", "RNNCellFn", "LSTMCellFn", "GRUCellFn",
            "sigmoid_", "tanh_"]
@@ -49,7 +50,12 @@ def tanh_(a):
 # ------------------------------------------------------------------ one step, on arrays
 # Each *_step takes the pre-activations (from x and from h) and the previous state and
 # returns the new state plus what the step's backward needs; *_step_back is the
-# chain rule of one step.
+# chain rule of one step.  On the GPU (CuPy float arrays) the LSTM and GRU steps are one
+# fused kernel each (``cuda_kernels``, same formulas); the NumPy code below is the reference.
+
+def _gpu(a) -> bool:
+    return type(a) is not np.ndarray and a.dtype in (np.float32, np.float64)
+
 
 def _rnn_step(pre, relu):
     return np.maximum(pre, 0, out=pre) if relu else tanh_(pre)
@@ -64,6 +70,8 @@ def _rnn_step_back(dh, h_new, relu):
 
 def _lstm_step(gates, c, H):
     """gates (N, 4H) pre-activations -> activated in place; returns (h', c', tanh(c'))."""
+    if _gpu(gates):
+        return cuda_kernels.lstm_step(gates, c, H)
     sigmoid_(gates[:, :2 * H])
     tanh_(gates[:, 2 * H:3 * H])
     sigmoid_(gates[:, 3 * H:])
@@ -77,6 +85,8 @@ def _lstm_step(gates, c, H):
 def _lstm_step_back(dh, dc, acts, c_prev, tc, H):
     """Returns (dL/dgates pre-activation (N, 4H), dL/dc_prev).  dc is dL/dc' from later steps
     (overwritten)."""
+    if _gpu(acts):
+        return cuda_kernels.lstm_step_back(dh, dc, acts, c_prev, tc, H)
     i, f, g, o = acts[:, :H], acts[:, H:2 * H], acts[:, 2 * H:3 * H], acts[:, 3 * H:]
     xp = xp_of(dh)
     dG = xp.empty_like(acts)
@@ -91,6 +101,8 @@ def _lstm_step_back(dh, dc, acts, c_prev, tc, H):
 
 def _gru_step(xg, hh, h, H):
     """xg = W_i x + b_i (N, 3H), hh = W_h h + b_h (N, 3H) -> (h', r, z, n)."""
+    if _gpu(xg):
+        return cuda_kernels.gru_step(xg, hh, h, H)
     rz = xg[:, :2 * H] + hh[:, :2 * H]
     sigmoid_(rz)
     r, z = rz[:, :H], rz[:, H:]
@@ -105,6 +117,8 @@ def _gru_step(xg, hh, h, H):
 
 def _gru_step_back(dh, h_prev, rz, n, hh_n, H):
     """Returns (dL/d(W_i x + b_i) (N,3H), dL/d(W_h h + b_h) (N,3H), dL/dh_prev direct part)."""
+    if _gpu(dh):
+        return cuda_kernels.gru_step_back(dh, h_prev, rz, n, hh_n, H)
     r, z = rz[:, :H], rz[:, H:]
     xp = xp_of(dh)
     dxg = xp.empty(dh.shape[:1] + (3 * H,), dh.dtype)

@@ -7,6 +7,10 @@ Notation along the chosen dimension: x is a vector of scores, m = max_j x_j,
 
 Subtracting m changes nothing mathematically but keeps every exponent <= 0, so scores
 like 1e4 do not overflow.
+
+On the GPU, softmax and log_softmax along the last dim of a contiguous CuPy array (the
+common case: attention scores, logits) run as one row-wise kernel each way
+(``cuda_kernels.softmax_rows`` ...); the NumPy code is the reference.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from ..autograd.function import Function
 from ..backend import xp_of
 from ..tensor import Tensor
 from ._util import norm_dim, fmt
+from . import cuda_kernels
 from .. import dtypes
 
 __all__ = ["softmax", "log_softmax", "softmin", "logsigmoid"]
@@ -33,6 +38,10 @@ class Softmax(Function):
         self.in_dtype = x.dtype
         if dtype is not None and x.dtype != dtype:
             x = x.astype(dtype)
+        self.rows = _rows(x, dim)
+        if self.rows:
+            self.y, self.dim = cuda_kernels.softmax_rows(x), dim
+            return self.y
         z = x - x.max(axis=dim, keepdims=True)
         xp_of(x).exp(z, out=z)
         z /= z.sum(axis=dim, keepdims=True)
@@ -41,6 +50,9 @@ class Softmax(Function):
 
     def backward(self, g):
         y = self.y
+        if self.rows:
+            gy = cuda_kernels.softmax_rows_back(g, y)
+            return gy if gy.dtype == self.in_dtype else gy.astype(self.in_dtype)
         gy = g * y
         gy -= y * gy.sum(axis=self.dim, keepdims=True)
         return gy if gy.dtype == self.in_dtype else gy.astype(self.in_dtype)
@@ -57,14 +69,26 @@ class LogSoftmax(Function):
         if dtype is not None and x.dtype != dtype:
             x = x.astype(dtype)
         xp = xp_of(x)
+        self.rows = _rows(x, dim)
+        if self.rows:
+            self.y, self.dim = cuda_kernels.log_softmax_rows(x), dim
+            return self.y
         z = x - x.max(axis=dim, keepdims=True)
         z -= xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
         self.y, self.dim = z, dim
         return z
 
     def backward(self, g):
+        if self.rows:
+            gx = cuda_kernels.log_softmax_rows_back(g, self.y)
+            return gx if gx.dtype == self.in_dtype else gx.astype(self.in_dtype)
         gx = g - xp_of(g).exp(self.y) * g.sum(axis=self.dim, keepdims=True)
         return gx if gx.dtype == self.in_dtype else gx.astype(self.in_dtype)
+
+
+def _rows(x, dim) -> bool:
+    """True for a CuPy array the row kernels take (see ``cuda_kernels.rows_ok``)."""
+    return type(x) is not np.ndarray and cuda_kernels.rows_ok(x, dim)
 
 
 def _args(op, input, dim, dtype):

@@ -23,13 +23,17 @@ Options:
 Implementation: the last line is computed in the paper's "more efficient" order,
 θ ← θ − αₜ m / (√v + ε̂) with αₜ = η √(1 − β2ᵗ) / (1 − β1ᵗ) and ε̂ = ε √(1 − β2ᵗ)
 (equal to the formula above, one pass less), and (1 − β2) g² as (√(1 − β2) g)².  The
-results agree with PyTorch's to float32 rounding.
+results agree with PyTorch's to float32 rounding.  On the GPU the moment updates and the
+step are one fused kernel (``neurona.ops.cuda_kernels.adam_update``, same formulas).
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..backend import xp_of
+from ..ops import cuda_kernels
 from ..tensor import Tensor
 from .optimizer import Optimizer, _check, _grad_for_update
 
@@ -95,6 +99,16 @@ class Adam(Optimizer):
             else:
                 g, _ = _grad_for_update(p.grad._data, theta, weight_decay, maximize, xp)
 
+            bc1 = 1 - beta1 ** t
+            bc2_sqrt = math.sqrt(1 - beta2 ** t)
+            if xp is not np and theta.dtype in (np.float32, np.float64):
+                # on the GPU: the lines below in one fused kernel (ops/cuda_kernels.py)
+                cuda_kernels.adam_update(
+                    theta, m, v, g, beta1, beta2, lr * bc2_sqrt / bc1, eps * bc2_sqrt,
+                    state["max_exp_avg_sq"]._data if amsgrad else None)
+                p._version[0] += 1
+                continue
+
             tmp = xp.empty_like(theta)
             # m ← β1 m + (1 − β1) g
             m *= beta1
@@ -110,8 +124,6 @@ class Adam(Optimizer):
                 xp.maximum(v, state["exp_avg_sq"]._data, out=v)
 
             # θ ← θ − αₜ m / (√v + ε̂)   (= θ − η m̂ / (√v̂ + ε))
-            bc1 = 1 - beta1 ** t
-            bc2_sqrt = math.sqrt(1 - beta2 ** t)
             xp.sqrt(v, out=tmp)
             tmp += eps * bc2_sqrt
             xp.divide(m, tmp, out=tmp)
