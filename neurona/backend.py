@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["Device", "device", "cpu", "xp_of", "array_module", "device_of",
-           "to_device", "cuda_is_available", "cuda_device_count", "scatter_add_at"]
+           "to_device", "cuda_is_available", "cuda_device_count", "scatter_add_at",
+           "scatter_multiply_at", "as_strided"]
 
 
 class Device:
@@ -193,3 +194,25 @@ def scatter_add_at(xp, target, index, values) -> None:
         return
     import cupyx
     cupyx.scatter_add(target, index, values)
+
+
+def scatter_multiply_at(xp, target, index, values) -> None:
+    """``target[index] *= values`` where repeated indices multiply *every* copy in
+    (unbuffered, like :func:`scatter_add_at`).  NumPy: ``np.multiply.at``.  CuPy has no
+    atomic multiply, so this is CPU-only (``scatter(reduce='multiply')`` says so)."""
+    if xp is np:
+        np.multiply.at(target, index, values)
+        return
+    raise NotImplementedError(
+        "scatter(reduce='multiply') runs on the CPU only (CuPy has no scatter-multiply): "
+        "move the tensors there with .cpu(), or use reduce='add'")
+
+
+# --------------------------------------------------------------------------- strided views
+
+def as_strided(a, shape, strides):
+    """A view of ``a`` with the given shape and strides (in bytes), sharing its memory:
+    element (i0, i1, ...) is read at byte offset sum_k i_k * strides[k].  No copy, no
+    checks: the caller makes sure every position falls inside ``a`` (im2col's windows).
+    NumPy: ``np.lib.stride_tricks.as_strided``; CuPy: ``cupy.lib.stride_tricks.as_strided``."""
+    return xp_of(a).lib.stride_tricks.as_strided(a, shape=shape, strides=strides)

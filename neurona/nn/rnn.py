@@ -219,7 +219,7 @@ class RNNBase(Module):
         h_n = _stack(hs, 0)
         c_n = _stack(cs, 0) if is_lstm else None
         if packed:
-            out = x.reshape(T * N, D * H)[np.flatnonzero(m)]
+            out = x.reshape(T * N, D * H)[xp_of(x._data).asarray(np.flatnonzero(m))]
             out = PackedSequence(out, input.batch_sizes, input.sorted_indices,
                                  input.unsorted_indices)
             if input.unsorted_indices is not None:

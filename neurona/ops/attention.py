@@ -336,13 +336,14 @@ def _sdpa_reference(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=
     if enable_gqa:
         hq = query.shape[-3]
         key, value = (t.index_select(t.dim() - 3, Tensor(np.repeat(
-            np.arange(t.shape[-3]), hq // t.shape[-3]))) for t in (key, value))
+            np.arange(t.shape[-3]), hq // t.shape[-3]), device=t.device))
+            for t in (key, value))
     E = query.shape[-1]
     s = 1.0 / math.sqrt(E) if scale is None else scale
     a = (query @ key.transpose(-2, -1)) * s
     L, S = a.shape[-2], a.shape[-1]
     if is_causal:
-        attn_mask = Tensor(np.tril(np.ones((L, S), dtype=bool)))
+        attn_mask = Tensor(np.tril(np.ones((L, S), dtype=bool)), device=a.device)
     if attn_mask is not None:
         if attn_mask.dtype.name == "bool":
             a = a.masked_fill(attn_mask.logical_not(), float("-inf"))

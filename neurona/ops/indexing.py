@@ -24,6 +24,7 @@ import numpy as np
 
 from ..autograd.function import Function, array_types
 from ..autograd.grad_mode import state
+from .. import backend
 from ..backend import xp_of, scatter_add_at
 from ..tensor import Tensor
 from ._util import wrap, fmt, norm_dim, unbroadcast, scalar_tensor
@@ -586,10 +587,8 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
                 raise RuntimeError("scatter(reduce='multiply') has no gradient; use "
                                    "no_grad() or compute it with gather and mul")
             out = input._data.copy()
-            if xp_of(out) is not np:
-                raise NotImplementedError("scatter(reduce='multiply') runs on the CPU only")
             s = src._data if src.ndim == 0 else src._data[_corner(a)]
-            np.multiply.at(out, _grid(a, dim), s)
+            backend.scatter_multiply_at(xp_of(out), out, _grid(a, dim), s)
             return wrap(out)
         raise ValueError(f"scatter: reduce must be None, 'add' or 'multiply', got {reduce!r}")
     if input.ndim == 0 or a.ndim == 0:        # 0-d input or index: as 1-element vectors

@@ -78,7 +78,10 @@ def _packed_layout(batch_sizes):
 def _gather_with_pad(data, idx, value=0.0):
     """data[idx] where idx == len(data) gives a row of ``value`` (differentiable)."""
     xp_data = data._data
-    pad = _fn._make(xp_of(xp_data).full((1,) + xp_data.shape[1:], value, xp_data.dtype))
+    xp = xp_of(xp_data)
+    pad = _fn._make(xp.full((1,) + xp_data.shape[1:], value, xp_data.dtype))
+    if isinstance(idx, np.ndarray):
+        idx = xp.asarray(idx)            # host index math, used on data's device
     return _cat([data, pad], 0)[idx]
 
 
