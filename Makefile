@@ -12,13 +12,14 @@ PIP    := $(BIN)/python -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PIP_QUIET := --quiet --no-input
 
-.PHONY: demo test bench clean-venv help chromium
+.PHONY: demo test bench gpu-check clean-venv help chromium
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo    a one-minute tour of the course (installs neurona[demo] into .venv)"
 	@echo "make test    run the test suite (installs neurona[test]: pytest, torch, ...)"
 	@echo "make bench   time neurona against PyTorch (writes bench/results.json)"
+	@echo "make gpu-check  on an NVIDIA GPU: CUDA tests + bench vs PyTorch CUDA (bench/results-gpu/)"
 
 # The venv counts as made only once it has pip (a half-made one is removed).
 $(VENV)/.created:
@@ -62,6 +63,12 @@ chromium:
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
+
+# On a machine with an NVIDIA GPU: install what is missing, run the CUDA parity tests and
+# the GPU bench against PyTorch CUDA, results in bench/results-gpu/ (or $OUT); see
+# bench/README.md, "On a GPU".  `bench/gpu_check.sh --dry-run` tries it without a GPU.
+gpu-check:
+	bash bench/gpu_check.sh
 
 clean-venv:
 	rm -rf $(VENV)

@@ -13,6 +13,11 @@ from the same NumPy data and returns two zero-argument callables,
 Setup runs once per workload, outside the timing.  Keep the steps free of hidden
 differences: same shapes and dtypes (float32), same op sequence, gradients cleared
 the same way (``p.grad = None`` in both).
+
+GPU: a workload registered with ``cuda=True`` takes ``setup(device="cuda")`` and puts both
+sides' models and data on that device (``python -m bench --device cuda``).  One with
+``default=False`` is left out of the default CPU run (too slow there) unless ``--only``
+names it.
 """
 from __future__ import annotations
 
@@ -33,17 +38,21 @@ class Workload:
     setup: Callable[[], tuple]
     description: str = ""
     flops: Callable[[], float] | None = None     # FLOPs of one call, for a GFLOP/s figure
+    cuda: bool = False        # setup(device="cuda") runs it on the GPU
+    default: bool = True      # part of the default CPU run
 
 
 WORKLOADS: list[Workload] = []
 
 
-def workload(name: str, description: str = "", flops=None):
+def workload(name: str, description: str = "", flops=None, cuda=False, default=True):
     """Register ``setup() -> (neurona_step, torch_step)`` under ``name``; ``flops()``, when
-    given, counts the floating-point operations of one step (for a GFLOP/s figure)."""
+    given, counts the floating-point operations of one step (for a GFLOP/s figure).
+    ``cuda=True``: ``setup(device=...)`` also runs on a GPU; ``default=False``: only with
+    ``--only`` or ``--device cuda``."""
     def register(setup):
         doc = " ".join((setup.__doc__ or "").split())     # the docstring on one line
-        WORKLOADS.append(Workload(name, setup, description or doc, flops))
+        WORKLOADS.append(Workload(name, setup, description or doc, flops, cuda, default))
         return setup
     return register
 
@@ -53,10 +62,10 @@ def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _pair(*arrays, requires_grad=False):
-    """The same float32 arrays as neurona tensors and as torch tensors."""
-    ours = [nr.tensor(a, requires_grad=requires_grad) for a in arrays]
-    theirs = [torch.tensor(a, requires_grad=requires_grad) for a in arrays]
+def _pair(*arrays, requires_grad=False, device="cpu"):
+    """The same float32 arrays as neurona tensors and as torch tensors (on ``device``)."""
+    ours = [nr.tensor(a, requires_grad=requires_grad, device=device) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=requires_grad, device=device) for a in arrays]
     return ours, theirs
 
 
@@ -96,8 +105,8 @@ _small_op("tanh", lambda a, b: nr.tanh(a), lambda a, b: torch.tanh(a))
 
 # -- a training step: where per-op overhead meets real matrix sizes ------------------
 
-@workload("MLP train step")
-def mlp_train_step():
+@workload("MLP train step", cuda=True)
+def mlp_train_step(device="cpu"):
     """One SGD step of a 784-256-128-10 ReLU MLP, batch 128: forward, cross-entropy,
     backward, p -= lr * p.grad under no_grad, grads set to None."""
     import neurona.nn.functional as F
@@ -110,11 +119,10 @@ def mlp_train_step():
         bound = 1 / np.sqrt(fan_in)             # nn.Linear's default init range
         arrays.append(r.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32))
         arrays.append(r.uniform(-bound, bound, fan_out).astype(np.float32))
-    params_nr, params_torch = _pair(*arrays, requires_grad=True)
+    params_nr, params_torch = _pair(*arrays, requires_grad=True, device=device)
     x = r.standard_normal((128, 784), dtype=np.float32)
     y = r.integers(0, 10, 128)
-    x_nr, y_nr = nr.tensor(x), nr.tensor(y)
-    x_torch, y_torch = torch.tensor(x), torch.tensor(y)
+    (x_nr, y_nr), (x_torch, y_torch) = _pair(x, y, device=device)
     lr = 0.01
 
     def make_step(lib, F, params, x, y):
@@ -281,7 +289,7 @@ def _torch_twin(model):
     return twin
 
 
-def _cnn_step(model, input_size, batch):
+def _cnn_step(model, input_size, batch, device="cpu"):
     """(neurona_step, torch_step) for one SGD step (momentum 0.9) of ``model`` and its
     torch twin on a fixed random batch: forward, cross-entropy, zero_grad, backward, step."""
     from neurona import nn, optim
@@ -289,6 +297,9 @@ def _cnn_step(model, input_size, batch):
     x = r.standard_normal((batch, *input_size), dtype=np.float32)
     y = r.integers(0, 10, batch)
     twin = _torch_twin(model)
+    model.to(device)
+    twin.to(device)
+    (x_nr, y_nr), (x_torch, y_torch) = _pair(x, y, device=device)
 
     def make_step(model, optimizer, loss_fn, x, y):
         def step():
@@ -299,9 +310,9 @@ def _cnn_step(model, input_size, batch):
         return step
 
     return (make_step(model, optim.SGD(model.parameters(), lr=0.01, momentum=0.9),
-                      nn.CrossEntropyLoss(), nr.tensor(x), nr.tensor(y)),
+                      nn.CrossEntropyLoss(), x_nr, y_nr),
             make_step(twin, torch.optim.SGD(twin.parameters(), lr=0.01, momentum=0.9),
-                      torch.nn.CrossEntropyLoss(), torch.tensor(x), torch.tensor(y)))
+                      torch.nn.CrossEntropyLoss(), x_torch, y_torch))
 
 
 def _lenet5():
@@ -316,12 +327,13 @@ def _alexnet_cifar():
     return AlexNetCIFAR()
 
 
-@workload("LeNet-5 train step", flops=lambda: _train_step_flops(_lenet5(), (1, 28, 28), 128))
-def lenet5_train_step():
+@workload("LeNet-5 train step", flops=lambda: _train_step_flops(_lenet5(), (1, 28, 28), 128),
+          cuda=True)
+def lenet5_train_step(device="cpu"):
     """One SGD step (momentum 0.9) of LeNet-5 (modern: ReLU, max pooling; 61,706
     parameters) on a batch of 128 1x28x28 images: forward, cross-entropy, zero_grad,
     backward, step. Same initial weights in both libraries."""
-    return _cnn_step(_lenet5(), (1, 28, 28), 128)
+    return _cnn_step(_lenet5(), (1, 28, 28), 128, device)
 
 
 @workload("AlexNetCIFAR train step",
@@ -333,8 +345,8 @@ def alexnet_cifar_train_step():
     return _cnn_step(_alexnet_cifar(), (3, 32, 32), 64)
 
 
-@workload("char-LSTM step")
-def char_lstm_train_step():
+@workload("char-LSTM step", cuda=True)
+def char_lstm_train_step(device="cpu"):
     """One SGD step of a character language model: Embedding 65->128, 2-layer LSTM with
     hidden size 256, Linear 256->65, on a batch of 32 sequences of 64 characters: forward,
     cross-entropy over all 2,048 positions, zero_grad, backward, step. Same initial weights
@@ -361,6 +373,9 @@ def char_lstm_train_step():
     r = rng()
     x = r.integers(0, V, (T, N))
     y = r.integers(0, V, T * N)
+    model.to(device)
+    twin.to(device)
+    (x_nr, y_nr), (x_torch, y_torch) = _pair(x, y, device=device)
 
     def make_step(model, optimizer, loss_fn, x, y):
         def step():
@@ -371,9 +386,9 @@ def char_lstm_train_step():
         return step
 
     return (make_step(model, optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(),
-                      nr.tensor(x), nr.tensor(y)),
+                      x_nr, y_nr),
             make_step(twin, torch.optim.SGD(twin.parameters(), lr=0.1),
-                      torch.nn.CrossEntropyLoss(), torch.tensor(x), torch.tensor(y)))
+                      torch.nn.CrossEntropyLoss(), x_torch, y_torch))
 
 
 # -- Transformers: GPT training and cached generation, MiniLM sentence embeddings ---------
@@ -391,18 +406,38 @@ def _gpt_pair(**overrides):
     return model, TorchGPT.twin_of(model)
 
 
-@workload("GPT train step")
-def gpt_train_step():
+@workload("GPT train step", cuda=True)
+def gpt_train_step(device="cpu"):
     """One AdamW step (lr 3e-4) of a character GPT: 4 layers, d_model 128, 4 heads, MLP 512,
     context 128, vocab 65, dropout 0, tied lm_head, on a batch of 32 sequences of 128
     tokens: forward, cross-entropy over all 4,096 positions, zero_grad, backward, step.
     PyTorch: a nanoGPT twin with F.scaled_dot_product_attention; same initial weights."""
+    return _gpt_step(device, 32)
+
+
+GPT_D512 = dict(n_embd=512, n_head=8)
+
+
+@workload("GPT d512 b64 train step", cuda=True, default=False)
+def gpt_d512_train_step(device="cpu"):
+    """The GEMM-bound one: the GPT train step with d_model 512, 8 heads, MLP 2048 (12.6
+    million parameters), batch 64 x 128 tokens. About 0.6 TFLOP per step: for the GPU
+    (python -m bench --device cuda); on a CPU only with --only."""
+    return _gpt_step(device, 64, **GPT_D512)
+
+
+def _gpt_step(device, N, **overrides):
+    """(neurona_step, torch_step): one AdamW step of the GPT (GPT_CONFIG + overrides) on a
+    batch of N sequences, both sides on ``device``."""
     from neurona import nn, optim
-    model, twin = _gpt_pair()
-    V, T, N = GPT_CONFIG["vocab_size"], GPT_CONFIG["block_size"], 32
+    model, twin = _gpt_pair(**overrides)
+    V, T = GPT_CONFIG["vocab_size"], GPT_CONFIG["block_size"]
     r = rng()
     x = r.integers(0, V, (N, T))
     y = r.integers(0, V, N * T)
+    model.to(device)
+    twin.to(device)
+    (x_nr, y_nr), (x_torch, y_torch) = _pair(x, y, device=device)
 
     def make_step(model, optimizer, loss_fn, x, y):
         def step():
@@ -414,9 +449,9 @@ def gpt_train_step():
         return step
 
     return (make_step(model, optim.AdamW(model.parameters(), lr=3e-4),
-                      nn.CrossEntropyLoss(), nr.tensor(x), nr.tensor(y)),
+                      nn.CrossEntropyLoss(), x_nr, y_nr),
             make_step(twin, torch.optim.AdamW(twin.parameters(), lr=3e-4),
-                      torch.nn.CrossEntropyLoss(), torch.tensor(x), torch.tensor(y)))
+                      torch.nn.CrossEntropyLoss(), x_torch, y_torch))
 
 
 GEN_PROMPT_LEN, GEN_NEW_TOKENS = 16, 200
