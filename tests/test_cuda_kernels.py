@@ -3,8 +3,10 @@
 Each CUDA test runs the same op on the same numbers twice, on the CPU (NumPy: the
 reference code next to each kernel call) and on the GPU (CuPy: the fused kernel), forward
 and backward, and compares.  Without a GPU (CI) they are skipped with a visible reason; the
-checks that need no GPU (the kernel sources, their NVRTC compilation where CuPy's NVRTC is
-installed) always run or say why not.  On a GPU: ``bench/gpu_check.sh`` runs them.
+checks that need no GPU always run or say why not: the kernel sources, their NVRTC
+compilation (where CuPy's NVRTC is installed), and the elementwise kernels' formulas run
+by a small NumPy interpreter of their C++ statements against the reference code.  On a
+GPU: ``bench/gpu_check.sh`` runs them all.
 """
 from __future__ import annotations
 
@@ -66,6 +68,117 @@ def test_kernel_sources_compile_with_nvrtc():
         pytest.skip(f"NVRTC cannot run here: {e}")
     failed = [(n, d, e) for n, d, e in results if e is not None]
     assert not failed, failed
+
+
+# The elementwise kernels' C++ is simple enough to run with NumPy: each statement is
+# ``name = expression`` in C syntax that is also Python syntax, but for ``T x = ...``
+# declarations and one ``a > b ? a : b``.  Interpreting the *same strings* CuPy compiles
+# checks their formulas, and the wrappers' argument order, on a machine without a GPU.
+
+def _interpret(name, *args):
+    """Run ELEMENTWISE[name] on NumPy arrays as CuPy's ElementwiseKernel would: inputs, then
+    outputs (updated in place; allocated and returned when left out)."""
+    from neurona.ops.special import erf
+    spec = cuda_kernels.ELEMENTWISE[name]
+    ins = [p.split()[1] for p in spec.in_params.split(",")]
+    outs = [p.split()[1] for p in spec.out_params.split(",")]
+    arrays = [a for a in args if isinstance(a, np.ndarray)]
+    T = arrays[0].dtype.type
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    if len(args) == len(ins):
+        args = args + tuple(np.zeros(shape, T) for _ in outs)
+    assert len(args) == len(ins) + len(outs), name
+    ns = dict(zip(ins + outs, [a if isinstance(a, np.ndarray) else T(a) for a in args]))
+    ns.update(T=T, tanh=np.tanh, exp=np.exp, sqrt=np.sqrt, erf=erf,
+              nr_sigmoid=lambda a: T(0.5) * (T(1) + np.tanh(T(0.5) * a)))
+    for stmt in spec.operation.split(";"):
+        stmt = re.sub(r"^T (\w+) =", r"\1 =", stmt.strip())
+        stmt = re.sub(r"(\w+) > (\w+) \? (\w+) : (\w+)", r"np.where(\1 > \2, \3, \4)", stmt)
+        if stmt:
+            exec(stmt, {"np": np}, ns)
+    results = []
+    for n, a in zip(outs, args[len(ins):]):
+        a[...] = ns[n]
+        results.append(a)
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+@pytest.fixture
+def numpy_kernels(monkeypatch):
+    """cuda_kernels' wrappers with NumPy for CuPy and the interpreter for the kernels."""
+    monkeypatch.setattr(cuda_kernels, "_cupy", lambda: np)
+    monkeypatch.setattr(cuda_kernels, "_ew", lambda name: lambda *a: _interpret(name, *a))
+    return cuda_kernels
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_kernel_formulas_gelu(numpy_kernels, dtype):
+    from neurona.ops.pointwise import GELU
+    x = np.random.default_rng(8).standard_normal((9, 70)).astype(dtype) * 3
+    g = np.random.default_rng(9).standard_normal(x.shape).astype(dtype)
+    for approximate, fwd, bwd in (("none", "gelu", "gelu_grad"),
+                                  ("tanh", "gelu_tanh", "gelu_tanh_grad")):
+        ref = GELU()
+        z_ref = ref.forward(x, approximate=approximate)
+        gx_ref = ref.backward(g)
+        z, saved = getattr(numpy_kernels, fwd)(x)
+        np.testing.assert_allclose(z, z_ref, **_tol(dtype))
+        np.testing.assert_allclose(getattr(numpy_kernels, bwd)(g, x, saved), gx_ref,
+                                   **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_kernel_formulas_lstm_gru_steps(numpy_kernels, dtype):
+    from neurona.ops import recurrent as R
+    r = np.random.default_rng(10)
+    N, H = 5, 7
+    rand = lambda *s: r.standard_normal(s).astype(dtype)   # noqa: E731
+    gates, c, dh, dc = rand(N, 4 * H), rand(N, H), rand(N, H), rand(N, H)
+    acts_ref, acts = gates.copy(), gates.copy()
+    for a, b in zip(R._lstm_step(acts_ref, c, H), numpy_kernels.lstm_step(acts, c, H)):
+        np.testing.assert_allclose(b, a, **_tol(dtype))
+    np.testing.assert_allclose(acts, acts_ref, **_tol(dtype))
+    tc = np.tanh(rand(N, H))
+    for a, b in zip(R._lstm_step_back(dh, dc, acts_ref, c, tc, H),
+                    numpy_kernels.lstm_step_back(dh, dc, acts_ref, c, tc, H)):
+        np.testing.assert_allclose(b, a, **_tol(dtype))
+    xg, hh, h = rand(N, 3 * H), rand(N, 3 * H), rand(N, H)
+    ref = R._gru_step(xg, hh, h, H)
+    for a, b in zip(ref, numpy_kernels.gru_step(xg, hh, h, H)):
+        np.testing.assert_allclose(b, a, **_tol(dtype))
+    _, rz, n = ref
+    for a, b in zip(R._gru_step_back(dh, h, rz, n, hh[:, 2 * H:], H),
+                    numpy_kernels.gru_step_back(dh, h, rz, n, hh[:, 2 * H:], H)):
+        np.testing.assert_allclose(b, a, **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_kernel_formulas_adam(numpy_kernels, dtype, amsgrad, monkeypatch):
+    """Three Adam steps through the optimizer's GPU branch (the kernel, interpreted) follow
+    its NumPy branch."""
+    import neurona.optim.adam as adam_module
+    r = np.random.default_rng(11)
+    w0 = r.standard_normal((6, 4)).astype(dtype)
+    grads = [r.standard_normal((6, 4)).astype(dtype) for _ in range(3)]
+    finals = []
+    for gpu_branch in (False, True):
+        # the GPU branch is taken when xp is not NumPy: a stand-in module that is not np
+        if gpu_branch:
+            monkeypatch.setattr(adam_module, "np", _NotNumpy)
+        p = nn.Parameter(nr.tensor(w0))
+        o = optim.Adam([p], lr=0.05, weight_decay=0.01, amsgrad=amsgrad)
+        for g in grads:
+            p.grad = nr.tensor(g)
+            o.step()
+        finals.append(p.detach().numpy().copy())
+    np.testing.assert_allclose(finals[1], finals[0], **_tol(dtype))
+    assert not np.allclose(finals[0], w0)
+
+
+class _NotNumpy:
+    """Makes ``xp is not np`` true in optim/adam.py while ``np.float32`` still works."""
+    float32, float64, ndarray = np.float32, np.float64, np.ndarray
 
 
 # ------------------------------------------------------------------ on the GPU
