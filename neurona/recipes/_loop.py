@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..tensor import Tensor
 from ._report import log, write_metrics
 
 __all__ = ["options", "char_data", "mean_nll", "CharRun", "char_metrics", "plot_curves"]
@@ -79,8 +80,10 @@ def mean_nll(model, windows, carry_state: bool = False) -> float:
     gradients; the model's train/eval mode is restored afterwards."""
     from .. import nn, no_grad
     from ..creation import tensor
+    from ..ops import stack
+    from ..train.readings import to_host
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
-    total, count, state = 0.0, 0, None
+    sums, count, state = [], 0, None       # the windows' loss sums stay on the device
     was_training = model.training
     model.eval()
     try:
@@ -89,12 +92,12 @@ def mean_nll(model, windows, carry_state: bool = False) -> float:
                 logits, new_state = model(tensor(x), state)
                 if carry_state:
                     state = new_state
-                total += float(loss_fn(logits.reshape(-1, logits.shape[-1]),
-                                       tensor(y.reshape(-1))).item())
+                sums.append(loss_fn(logits.reshape(-1, logits.shape[-1]),
+                                    tensor(y.reshape(-1))).double())
                 count += y.size
     finally:
         model.train(was_training)
-    return total / count
+    return float(to_host(stack(sums)).sum()) / count if sums else math.nan      # one read
 
 
 class CharRun:
@@ -133,28 +136,48 @@ class CharRun:
 
     # ------------------------------------------------------------------ the loop
     def train(self, one_step, steps: int, eval_every: int, max_minutes, validate) -> int:
-        """Call ``one_step(step)`` (step = 0, 1, ...; it returns the step's loss) until
-        ``steps`` steps are done or ``max_minutes`` have passed since the run started;
-        evaluate (:meth:`evaluate`) every ``eval_every`` steps, at the last step and when
-        stopped by the clock. Returns the number of steps done."""
+        """Call ``one_step(step)`` (step = 0, 1, ...; it returns the step's loss, a 0-d
+        tensor or a number) until ``steps`` steps are done or ``max_minutes`` have passed
+        since the run started; evaluate (:meth:`evaluate`) every ``eval_every`` steps, at
+        the last step and when stopped by the clock. Returns the number of steps done.
+
+        The steps' losses stay on the device until an evaluation reads them all at once
+        (one device-to-host copy, no per-step wait for the GPU); a NaN is reported then,
+        with the step that first produced it."""
         budget_s = None if max_minutes is None else 60.0 * float(max_minutes)
         self.model.train()
-        step, running, n_running = 0, 0.0, 0
+        step, pending = 0, []
         while step < steps:
-            value = float(one_step(step))
+            value = one_step(step)
             step += 1
-            if not math.isfinite(value):
-                raise FloatingPointError(f"{self.name}: the loss became {value} at step "
-                                         f"{step}; lower the learning rate (lr={self.lr})")
-            running, n_running = running + value, n_running + 1
+            if not isinstance(value, Tensor):     # a number is on the host: check it now
+                self._read_losses([value], first_step=step)
+            pending.append(value)
             out_of_time = budget_s is not None and self.elapsed() > budget_s
             if step % eval_every == 0 or step == steps or out_of_time:
-                self.evaluate(step, running / n_running, validate())
-                running, n_running = 0.0, 0
+                values = self._read_losses(pending, first_step=step - len(pending) + 1)
+                pending = []
+                self.evaluate(step, float(values.mean()), validate())
             if out_of_time:
                 self.say(f"  stopped after {max_minutes} minutes (max_minutes)")
                 break
         return step
+
+    def _read_losses(self, losses: list, first_step: int):
+        """The losses as a NumPy array (one host copy); FloatingPointError at the first
+        one that is not finite (``first_step`` is the step number of ``losses[0]``)."""
+        from ..ops import stack
+        from ..train.readings import to_host
+        if all(isinstance(v, Tensor) for v in losses):
+            values = to_host(stack([v.detach().reshape(()).double() for v in losses]))
+        else:
+            values = np.array([float(v) for v in losses], dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise FloatingPointError(
+                f"{self.name}: the loss became {values[bad[0]]} at step "
+                f"{first_step + int(bad[0])}; lower the learning rate (lr={self.lr})")
+        return values
 
     def evaluate(self, step: int, train_loss: float, val: float) -> None:
         """Record one evaluation: history, best weights (and checkpoint), a log line, a

@@ -200,7 +200,7 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
     # stream, starting from the (detached) state the previous step ended with
     carried = {"state": None, "position": 0}
 
-    def one_step(step: int) -> float:
+    def one_step(step: int):
         state, position = carried["state"], carried["position"]
         if position + T + 1 > train_streams.shape[1]:       # a new pass: start over
             state, position = None, 0
@@ -215,7 +215,7 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
         nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
         optimizer.step()
         scheduler.step()
-        return float(loss.item())
+        return loss.detach()          # read at the next evaluation, not now (no GPU wait)
 
     run = CharRun("char-lstm", model, tokenizer, optimizer, dataset=dataset, out=out,
                   seed=seed, quiet=quiet, lr=cfg["lr"], prompt=cfg["prompt"],

@@ -223,7 +223,7 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
                   temperature=cfg["temperature"], show_lr=True, t_start=t_start,
                   cpu_start=cpu_start)
 
-    def one_step(step: int) -> float:
+    def one_step(step: int):
         """Set the learning rate (:func:`lr_at`), then one AdamW step on random windows."""
         progress = max(step / steps, run.elapsed() / budget_s if budget_s else 0.0)
         for group in optimizer.param_groups:
@@ -235,7 +235,7 @@ def train(dataset=DATASET, *, data_dir=None, out=None, arch=None, epochs=None, l
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
         optimizer.step()
-        return float(loss.item())
+        return loss.detach()          # read at the next evaluation, not now (no GPU wait)
 
     done = run.train(one_step, steps, cfg["eval_every"], max_minutes,
                      lambda: evaluate_loss(model, val_x, val_y))

@@ -30,9 +30,10 @@ from .. import random as _random
 from ..autograd import no_grad
 from ..tensor import Tensor
 from . import metrics as _metrics
-from .callbacks import ModelCheckpoint
+from .callbacks import Callback, ModelCheckpoint
 from .checkpoint import loader_generator, restore_checkpoint
 from .history import History
+from .readings import BatchReadings, all_finite, to_host
 
 __all__ = ["fit", "evaluate", "predict", "FitState", "NonFiniteError"]
 
@@ -63,7 +64,7 @@ class FitState:
 
 def fit(model, train_loader, *, epochs: int, loss_fn, optimizer, val_loader=None,
         scheduler=None, metrics="auto", callbacks=(), progress=True, seed=None,
-        device=None, clip_grad_norm=None, resume_from=None) -> History:
+        device=None, clip_grad_norm=None, resume_from=None, log_every: int = 50) -> History:
     """Train ``model`` for ``epochs`` epochs; return the :class:`History`.
 
     Args:
@@ -87,6 +88,9 @@ def fit(model, train_loader, *, epochs: int, loss_fn, optimizer, val_loader=None
         clip_grad_norm: clip the gradients' total norm to this before each step.
         resume_from: a checkpoint written by ``ModelCheckpoint``: restore the model,
             optimizer, scheduler, history, callbacks and random streams, then continue.
+        log_every: read the batches' losses back from the device every this many batches
+            (the progress bar's loss and the NaN checks; see ``train.readings``), and at
+            the end of each epoch.  A callback with ``on_batch_end`` gets every batch.
     """
     if seed is not None:
         seed_everything(seed, train_loader)
@@ -97,6 +101,8 @@ def fit(model, train_loader, *, epochs: int, loss_fn, optimizer, val_loader=None
     if resume_from is not None:
         restore_checkpoint(state, resume_from)
     metric_fns = resolve_metrics(metrics, loss_fn)
+    BatchReadings(log_every)                # check the argument before training starts
+    state.log_every = log_every
     _call(state, "on_train_begin")
     while state.epoch < epochs and not state.stop_training:
         state.epoch += 1
@@ -130,15 +136,17 @@ def _train_epoch(state, metric_fns, bar, device, clip_grad_norm) -> dict:
     model, optimizer = state.model, state.optimizer
     model.train()
     per_batch_scheduler = _steps_per_batch(state.scheduler)
-    total_loss, count = 0.0, 0
+    # losses and NaN flags stay on the device; read every log_every batches (or every
+    # batch when a callback wants batches), so no step waits for the GPU (train.readings)
+    wants_batches = any(type(cb).on_batch_end is not Callback.on_batch_end
+                        for cb in state.callbacks)
+    readings = BatchReadings(1 if wants_batches else getattr(state, "log_every", 50))
     collected = _Collector(enabled=bool(metric_fns))
     for i, batch in enumerate(state.train_loader):
         inputs, targets = _split_batch(batch, device)
-        _check_finite_inputs(inputs, targets, state.epoch, i)
+        checks = {"inputs": all_finite(inputs), "targets": all_finite((targets,))}
         outputs = model(*inputs)
         loss = state.loss_fn(outputs, targets)
-        loss_value = float(loss.item())
-        _check_finite_loss(loss_value, state, i)
         optimizer.zero_grad()
         loss.backward()
         if clip_grad_norm is not None:
@@ -147,17 +155,29 @@ def _train_epoch(state, metric_fns, bar, device, clip_grad_norm) -> dict:
         optimizer.step()
         if per_batch_scheduler:
             state.scheduler.step()
-        n = _batch_size(targets)
-        total_loss, count = total_loss + loss_value * n, count + n
+        readings.add(i, _batch_size(targets), lr, loss, checks)
         collected.add(outputs, targets)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{total_loss / count:.4g}", refresh=False)
-        _call(state, "on_batch_end", {"batch": i, "loss": loss_value, "size": n, "lr": lr})
-    if count == 0:
+        if readings.due():
+            _read_batches(state, readings, bar)
+    _read_batches(state, readings, bar)
+    if readings.count == 0:
         raise ValueError("the train_loader gave no batches: is the dataset empty, or "
                          "drop_last=True with fewer samples than batch_size?")
-    return {"loss": total_loss / count, **collected.compute(metric_fns)}
+    return {"loss": readings.mean_loss, **collected.compute(metric_fns)}
+
+
+def _read_batches(state, readings, bar) -> None:
+    """Read the pending batches back (one host copy): NaN checks in batch order, the
+    progress bar's running loss, ``on_batch_end`` for each batch."""
+    for b in readings.read():
+        if b["failed"]:
+            _raise_nonfinite_inputs(state.epoch, b["batch"], b["failed"])
+        _check_finite_loss(b["loss"], state, b["batch"])
+        _call(state, "on_batch_end", {k: b[k] for k in ("batch", "loss", "size", "lr")})
+    if bar is not None and readings.count:
+        bar.set_postfix(loss=f"{readings.mean_loss:.4g}", refresh=False)
 
 
 # =========================================================================== evaluate / predict
@@ -171,21 +191,25 @@ def evaluate(model, loader, loss_fn=None, metrics="auto", device=None) -> dict:
     metric_fns = metrics if isinstance(metrics, dict) else resolve_metrics(metrics, loss_fn)
     was_training = model.training
     model.eval()
-    total_loss, count = 0.0, 0
+    losses, sizes = [], []           # kept on the device, read once at the end
     collected = _Collector(enabled=bool(metric_fns))
     try:
         with no_grad():
             for batch in loader:
                 inputs, targets = _split_batch(batch, device)
                 outputs = model(*inputs)
-                n = _batch_size(targets)
+                sizes.append(_batch_size(targets))
                 if loss_fn is not None:
-                    total_loss += float(loss_fn(outputs, targets).item()) * n
-                count += n
+                    losses.append(loss_fn(outputs, targets).detach().reshape(()).double())
                 collected.add(outputs, targets)
     finally:
         model.train(was_training)
-    results = {"loss": total_loss / max(count, 1)} if loss_fn is not None else {}
+    results = {}
+    if loss_fn is not None:
+        from ..ops import stack
+        values = to_host(stack(losses)) if losses else np.zeros(0)
+        total_loss = float(sum(float(v) * n for v, n in zip(values, sizes)))
+        results["loss"] = total_loss / max(sum(sizes), 1)
     results.update(collected.compute(metric_fns))
     return results
 
@@ -274,7 +298,8 @@ def _default_average(outputs) -> str:
 
 
 class _Collector:
-    """Gathers a pass's outputs and targets (as NumPy) to compute metrics at the end."""
+    """Gathers a pass's outputs and targets to compute metrics at the end: kept on their
+    device during the pass, copied to the host (NumPy) once, in ``compute``."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
@@ -282,13 +307,15 @@ class _Collector:
 
     def add(self, outputs, targets) -> None:
         if self.enabled:
-            self.outputs.append(np.asarray(outputs.detach()))
-            self.targets.append(np.asarray(targets.detach()))
+            self.outputs.append(outputs.detach())
+            self.targets.append(targets.detach())
 
     def compute(self, metric_fns: dict) -> dict:
         if not self.enabled or not self.outputs:
             return {}
-        outputs, targets = np.concatenate(self.outputs), np.concatenate(self.targets)
+        from ..ops import cat
+        outputs = to_host(cat(self.outputs) if len(self.outputs) > 1 else self.outputs[0])
+        targets = to_host(cat(self.targets) if len(self.targets) > 1 else self.targets[0])
         return {name: float(fn(Tensor(targets), Tensor(outputs)))
                 for name, fn in metric_fns.items()}
 
@@ -397,21 +424,12 @@ def _clip(model, max_norm: float) -> None:
 
 # -- NaN checks ----------------------------------------------------------------------------
 
-def _all_finite(t) -> bool:
-    if not isinstance(t, Tensor) or not t.is_floating_point():
-        return True
-    from ..ops import isfinite
-    return bool(isfinite(t).all().item())
-
-
-def _check_finite_inputs(inputs, targets, epoch: int, batch: int) -> None:
-    for what, tensors in (("inputs", inputs), ("targets", (targets,))):
-        if not all(_all_finite(t) for t in tensors):
-            raise NonFiniteError(
-                f"epoch {epoch}, batch {batch}: the {what} contain NaN or infinite values. "
-                "The data itself is broken (missing values read as NaN, a division by zero "
-                "in preprocessing...): clean it before training, e.g. find the rows with "
-                "neurona.isnan(x).any(dim=1).")
+def _raise_nonfinite_inputs(epoch: int, batch: int, what: str = "inputs") -> None:
+    raise NonFiniteError(
+        f"epoch {epoch}, batch {batch}: the {what} contain NaN or infinite values. "
+        "The data itself is broken (missing values read as NaN, a division by zero "
+        "in preprocessing...): clean it before training, e.g. find the rows with "
+        "neurona.isnan(x).any(dim=1).")
 
 
 def _check_finite_loss(loss_value: float, state, batch: int) -> None:
