@@ -116,7 +116,7 @@ def test_sdpa_gradcheck64(kind):
 
 
 @pytest.mark.parametrize("kind", ["bool", "float"])
-def test_sdpa_fully_masked_rows_give_zeros_like_torch(kind):
+def test_sdpa_fully_masked_rows_give_zeros_like_torch(device, kind):
     rng = np.random.default_rng(4)
     q, k, v = (rng.standard_normal(s).astype(np.float32) for s in ((2, 3, 4), (2, 5, 4),
                                                                     (2, 5, 6)))
@@ -127,16 +127,16 @@ def test_sdpa_fully_masked_rows_give_zeros_like_torch(kind):
     n_out, t_out = check_parity(
         lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m),
         lambda q, k, v, m: TF.scaled_dot_product_attention(q, k, v, attn_mask=m),
-        [q, k, v, mask], kind="matmul", requires_grad=[True, True, True, False])
+        [q, k, v, mask], kind="matmul", requires_grad=[True, True, True, False], device=device)
     assert np.all(to_numpy(n_out[0])[:, 1] == 0)
 
 
-def test_sdpa_causal_with_more_queries_than_keys():
+def test_sdpa_causal_with_more_queries_than_keys(device):
     rng = np.random.default_rng(5)
     q, k, v = (rng.standard_normal(s).astype(np.float32) for s in ((6, 2), (3, 2), (3, 4)))
     check_parity(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
                  lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, is_causal=True),
-                 [q, k, v], kind="matmul")
+                 [q, k, v], kind="matmul", device=device)
 
 
 def test_sdpa_dropout_statistics_and_determinism():

@@ -106,12 +106,12 @@ def _conv_arrays(cfg, seed=0):
 
 @SETTINGS
 @given(conv_configs(2))
-def test_conv2d_matches_torch(cfg):
+def test_conv2d_matches_torch(device, cfg):
     x, w, b = _conv_arrays(cfg)
     kw = cfg["kw"]
     args = [x, w] + ([b] if b is not None else [])
     check_parity(lambda *a: F.conv2d(*a, **kw), lambda *a: TF.conv2d(*a, **kw), args,
-                 kind="matmul")
+                 kind="matmul", device=device)
 
 
 @SETTINGS
@@ -139,57 +139,57 @@ def test_conv2d_matches_reference(cfg):
 
 @SETTINGS
 @given(conv_configs(1))
-def test_conv1d_matches_torch(cfg):
+def test_conv1d_matches_torch(device, cfg):
     x, w, b = _conv_arrays(cfg)
     kw = cfg["kw"]
     args = [x, w] + ([b] if b is not None else [])
     check_parity(lambda *a: F.conv1d(*a, **kw), lambda *a: TF.conv1d(*a, **kw), args,
-                 kind="matmul")
+                 kind="matmul", device=device)
 
 
 @pytest.mark.parametrize("fn,tfn,shape,wshape", [
     (F.conv2d, TF.conv2d, (3, 7, 6), (4, 3, 3, 2)),
     (F.conv1d, TF.conv1d, (3, 9), (4, 3, 3)),
 ])
-def test_conv_unbatched(fn, tfn, shape, wshape):
+def test_conv_unbatched(device, fn, tfn, shape, wshape):
     x, w = random_array(shape), random_array(wshape, seed=1)
     b = random_array(wshape[:1], seed=2)
     check_parity(lambda *a: fn(*a, padding=1, stride=2), lambda *a: tfn(*a, padding=1, stride=2),
-                 [x, w, b], kind="matmul")
+                 [x, w, b], kind="matmul", device=device)
 
 
-def test_conv2d_lenet_sizes_and_strided_views():
+def test_conv2d_lenet_sizes_and_strided_views(device):
     """Batch > 1, several channels, a non-contiguous input (a transposed view), float64."""
     x = random_array((4, 9, 9, 3), dtype=np.float64).transpose(0, 3, 1, 2)
     w = random_array((5, 3, 5, 5), dtype=np.float64, seed=1)
     check_parity(lambda a, b: F.conv2d(a, b, padding=2), lambda a, b: TF.conv2d(a, b, padding=2),
-                 [x, w], kind="matmul")
+                 [x, w], kind="matmul", device=device)
 
 
-def test_conv2d_input_without_grad_and_weight_without_grad():
+def test_conv2d_input_without_grad_and_weight_without_grad(device):
     x, w = random_array((2, 3, 6, 6)), random_array((4, 3, 3, 3), seed=1)
     check_parity(lambda a, b: F.conv2d(a, b), lambda a, b: TF.conv2d(a, b), [x, w],
-                 requires_grad=[False, True], kind="matmul")
+                 requires_grad=[False, True], kind="matmul", device=device)
     check_parity(lambda a, b: F.conv2d(a, b), lambda a, b: TF.conv2d(a, b), [x, w],
-                 requires_grad=[True, False], kind="matmul")
+                 requires_grad=[True, False], kind="matmul", device=device)
 
 
-def test_conv2d_recomputes_cols_when_too_big(monkeypatch):
+def test_conv2d_recomputes_cols_when_too_big(device, monkeypatch):
     """Above _KEEP_COLS_BYTES the op keeps the padded input and rebuilds X_col in backward."""
     monkeypatch.setattr(conv_ops, "_KEEP_COLS_BYTES", 0)
     x, w, b = random_array((2, 4, 7, 6)), random_array((6, 2, 3, 2), seed=1), \
         random_array((6,), seed=2)
     kw = dict(stride=(2, 1), padding=1, groups=2)
     check_parity(lambda *a: F.conv2d(*a, **kw), lambda *a: TF.conv2d(*a, **kw), [x, w, b],
-                 kind="matmul")
+                 kind="matmul", device=device)
 
 
-def test_conv2d_grad_weight_chunked_path():
+def test_conv2d_grad_weight_chunked_path(device):
     """Many output pixels and a small kernel: dL/dW is summed over column chunks."""
     x, w = random_array((16, 1, 32, 32)), random_array((2, 1, 3, 3), seed=1)
     assert 16 * 30 * 30 > 4 * conv_ops._GW_CHUNK
     check_parity(lambda a, b: F.conv2d(a, b), lambda a, b: TF.conv2d(a, b), [x, w],
-                 kind="matmul")
+                 kind="matmul", device=device)
 
 
 def test_conv2d_float64_gradcheck():
@@ -427,17 +427,19 @@ def test_avg_pool1d_matches_torch(cfg):
     _pool_parity(F.avg_pool1d, TF.avg_pool1d, random_array(shape), kw)
 
 
-def test_max_pool2d_all_equal_window_routes_to_first():
+def test_max_pool2d_all_equal_window_routes_to_first(device):
     x = np.zeros((1, 1, 4, 4), np.float32)          # relu outputs: whole windows of zeros
-    check_parity(lambda a: F.max_pool2d(a, 2), lambda a: TF.max_pool2d(a, 2), [x])
-    check_parity(lambda a: F.max_pool2d(a, 3, 1, 1), lambda a: TF.max_pool2d(a, 3, 1, 1), [x])
+    check_parity(lambda a: F.max_pool2d(a, 2), lambda a: TF.max_pool2d(a, 2), [x], device=device)
+    check_parity(lambda a: F.max_pool2d(a, 3, 1, 1), lambda a: TF.max_pool2d(a, 3, 1, 1), [x],
+                 device=device)
 
 
-def test_pooling_fast_path_lenet_shape():
+def test_pooling_fast_path_lenet_shape(device):
     x = np.maximum(random_array((8, 6, 28, 28)), 0)
-    check_parity(lambda a: F.max_pool2d(a, 2), lambda a: TF.max_pool2d(a, 2), [x])
-    check_parity(lambda a: F.avg_pool2d(a, 2), lambda a: TF.avg_pool2d(a, 2), [x])
-    check_parity(lambda a: F.max_pool2d(a, 3, 2), lambda a: TF.max_pool2d(a, 3, 2), [x])
+    check_parity(lambda a: F.max_pool2d(a, 2), lambda a: TF.max_pool2d(a, 2), [x], device=device)
+    check_parity(lambda a: F.avg_pool2d(a, 2), lambda a: TF.avg_pool2d(a, 2), [x], device=device)
+    check_parity(lambda a: F.max_pool2d(a, 3, 2), lambda a: TF.max_pool2d(a, 3, 2), [x],
+                 device=device)
 
 
 def test_max_pool_output_may_be_changed_in_place():
@@ -459,10 +461,10 @@ def test_max_pool_output_may_be_changed_in_place():
     (F.max_pool1d, TF.max_pool1d, (3, 7)),
     (F.avg_pool1d, TF.avg_pool1d, (3, 7)),
 ])
-def test_pool_unbatched(fn, tfn, shape):
+def test_pool_unbatched(device, fn, tfn, shape):
     x = _tie_input(shape)
     check_parity(lambda a: fn(a, 3, 2, 1, ceil_mode=True),
-                 lambda a: tfn(a, 3, 2, 1, ceil_mode=True), [x])
+                 lambda a: tfn(a, 3, 2, 1, ceil_mode=True), [x], device=device)
 
 
 @pytest.mark.parametrize("shape,out", [
@@ -482,12 +484,12 @@ def test_adaptive_pool2d_matches_torch(shape, out):
 
 
 @pytest.mark.parametrize("shape,out", [((2, 3, 10), 4), ((3, 7), 3), ((2, 2, 5), 8)])
-def test_adaptive_pool1d_matches_torch(shape, out):
+def test_adaptive_pool1d_matches_torch(device, shape, out):
     x = random_array(shape)
     check_parity(lambda a: F.adaptive_avg_pool1d(a, out),
-                 lambda a: TF.adaptive_avg_pool1d(a, out), [x])
+                 lambda a: TF.adaptive_avg_pool1d(a, out), [x], device=device)
     check_parity(lambda a: F.adaptive_max_pool1d(a, out),
-                 lambda a: TF.adaptive_max_pool1d(a, out), [_tie_input(shape)])
+                 lambda a: TF.adaptive_max_pool1d(a, out), [_tie_input(shape)], device=device)
 
 
 def _distinct(shape, seed=0):
@@ -566,32 +568,32 @@ def test_lenet_like_network_matches_torch():
         assert_close(p.grad, tp.grad, kind="matmul", what=k)
 
 
-def test_conv2d_input_grad_in_channel_chunks(monkeypatch):
+def test_conv2d_input_grad_in_channel_chunks(device, monkeypatch):
     """dL/dX_col built a few channels at a time (tiny _DCOLS_BYTES) gives the same grads."""
     monkeypatch.setattr(conv_ops, "_DCOLS_BYTES", 1)
     x, w, b = random_array((2, 6, 7, 6)), random_array((4, 3, 3, 2), seed=1), \
         random_array((4,), seed=2)
     kw = dict(stride=(1, 2), padding=(2, 1), dilation=(2, 1), groups=2)
     check_parity(lambda *a: F.conv2d(*a, **kw), lambda *a: TF.conv2d(*a, **kw), [x, w, b],
-                 kind="matmul")
+                 kind="matmul", device=device)
 
 
 @pytest.mark.parametrize("groups", [1, 3])
-def test_conv2d_1x1(groups):
+def test_conv2d_1x1(device, groups):
     x, w = random_array((2, 6, 5, 4)), random_array((9, 6 // groups, 1, 1), seed=1)
     check_parity(lambda a, c: F.conv2d(a, c, groups=groups),
-                 lambda a, c: TF.conv2d(a, c, groups=groups), [x, w], kind="matmul")
+                 lambda a, c: TF.conv2d(a, c, groups=groups), [x, w], kind="matmul", device=device)
 
 
-def test_empty_batch():
+def test_empty_batch(device):
     x = np.zeros((0, 3, 8, 8), np.float32)
     w = random_array((4, 3, 3, 3))
     check_parity(lambda a, c: F.conv2d(a, c, padding=1), lambda a, c: TF.conv2d(a, c, padding=1),
-                 [x, w], kind="matmul")
+                 [x, w], kind="matmul", device=device)
     for fn, tfn, arg in [(F.max_pool2d, TF.max_pool2d, 2), (F.avg_pool2d, TF.avg_pool2d, 2),
                          (F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, 3),
                          (F.adaptive_max_pool2d, TF.adaptive_max_pool2d, 3)]:
-        check_parity(lambda a: fn(a, arg), lambda a: tfn(a, arg), [x])
+        check_parity(lambda a: fn(a, arg), lambda a: tfn(a, arg), [x], device=device)
 
 
 def test_conv_bias_dtype_must_match():
@@ -599,7 +601,7 @@ def test_conv_bias_dtype_must_match():
         F.conv2d(nr.zeros(1, 1, 3, 3), nr.zeros(1, 1, 2, 2), nr.zeros(1, dtype=nr.float64))
 
 
-def test_workspace_buffers_are_not_shared_between_live_graphs():
+def test_workspace_buffers_are_not_shared_between_live_graphs(device):
     """Two convolutions of the same shape awaiting backward must keep separate X_col
     buffers (the workspace reuses a buffer only when nothing holds it)."""
     x1, x2, w = random_array((2, 3, 6, 6)), random_array((2, 3, 6, 6), seed=1), \
@@ -608,8 +610,9 @@ def test_workspace_buffers_are_not_shared_between_live_graphs():
     def both(lib_conv, a, b, c):
         return lib_conv(a, c) * lib_conv(b, c)
     check_parity(lambda a, b, c: both(F.conv2d, a, b, c),
-                 lambda a, b, c: both(TF.conv2d, a, b, c), [x1, x2, w], kind="matmul")
+                 lambda a, b, c: both(TF.conv2d, a, b, c), [x1, x2, w], kind="matmul",
+                 device=device)
     # and after backward the buffer is reused, without changing results
     for _ in range(2):
         check_parity(lambda a, c: F.conv2d(a, c), lambda a, c: TF.conv2d(a, c), [x1, w],
-                     kind="matmul")
+                     kind="matmul", device=device)

@@ -363,12 +363,12 @@ def gather_case(draw, smaller=True):
 
 @FAST
 @given(gather_case())
-def test_gather_parity(case):
+def test_gather_parity(device, case):
     shape, dim, index = case
     check_parity(lambda x, i: x.gather(dim, i), lambda x, i: x.gather(dim, i),
-                 [random_array(shape), index])
+                 [random_array(shape), index], device=device)
     check_parity(lambda x, i: nr.gather(x, dim, i), lambda x, i: torch.gather(x, dim, i),
-                 [random_array(shape, np.float64), index])
+                 [random_array(shape, np.float64), index], device=device)
 
 
 @FAST
@@ -397,7 +397,7 @@ def test_scatter_add_parity(case):
 
 @FAST
 @given(gather_case())
-def test_scatter_parity_distinct_positions(case):
+def test_scatter_parity_distinct_positions(device, case):
     shape, dim, index = case
     d = dim % len(shape)
     # make the written positions distinct along dim (PyTorch leaves the winner unspecified)
@@ -411,9 +411,9 @@ def test_scatter_parity_distinct_positions(case):
         return
     src = random_array(index.shape, seed=9)
     check_parity(lambda x, i, s: x.scatter(dim, i, s), lambda x, i, s: x.scatter(dim, i, s),
-                 [random_array(shape), index, src])
+                 [random_array(shape), index, src], device=device)
     check_parity(lambda x, i: x.scatter(dim, i, 1.5), lambda x, i: x.scatter(dim, i, 1.5),
-                 [random_array(shape), index])
+                 [random_array(shape), index], device=device)
 
 
 @pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter")
@@ -435,28 +435,29 @@ def test_scatter_in_place_and_reduce():
 
 @FAST
 @given(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), st.data())
-def test_index_select_parity(shape, data):
+def test_index_select_parity(device, shape, data):
     dim = data.draw(st.integers(-len(shape), len(shape) - 1))
     n = shape[dim]
     index = data.draw(hnp.arrays(np.int64, data.draw(st.sampled_from([(), (0,), (3,), (7,)])),
                                  elements=st.integers(0, n - 1)))
     check_parity(lambda x, i: x.index_select(dim, i), lambda x, i: x.index_select(dim, i),
-                 [random_array(shape), index])
+                 [random_array(shape), index], device=device)
 
 
 @FAST
 @given(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), st.data())
-def test_take_along_dim_parity(shape, data):
+def test_take_along_dim_parity(device, shape, data):
     dim = data.draw(st.integers(0, len(shape) - 1))
     # indices broadcast against input: some dims of size 1
     ishape = tuple(data.draw(st.sampled_from([1, n])) if i != dim else
                    data.draw(st.integers(0, 4)) for i, n in enumerate(shape))
     index = data.draw(hnp.arrays(np.int64, ishape, elements=st.integers(0, shape[dim] - 1)))
     check_parity(lambda x, i: nr.take_along_dim(x, i, dim),
-                 lambda x, i: torch.take_along_dim(x, i, dim), [random_array(shape), index])
+                 lambda x, i: torch.take_along_dim(x, i, dim), [random_array(shape), index],
+                 device=device)
     flat = data.draw(hnp.arrays(np.int64, (5,), elements=st.integers(0, int(np.prod(shape)) - 1)))
     check_parity(lambda x, i: nr.take_along_dim(x, i), lambda x, i: torch.take_along_dim(x, i),
-                 [random_array(shape), flat])
+                 [random_array(shape), flat], device=device)
 
 
 def test_gather_scatter_errors():
@@ -512,13 +513,13 @@ def test_gather_gradcheck():
 @FAST
 @given(st.integers(1, 8), st.integers(1, 5), hnp.array_shapes(min_dims=0, max_dims=2, max_side=6),
        st.data())
-def test_embedding_parity(n, d, ishape, data):
+def test_embedding_parity(device, n, d, ishape, data):
     idx = data.draw(hnp.arrays(np.int64, ishape, elements=st.integers(0, n - 1)))
     pad = data.draw(st.none() | st.integers(-n, n - 1))
     freq = data.draw(st.booleans())
     check_parity(lambda i, w: F.embedding(i, w, padding_idx=pad, scale_grad_by_freq=freq),
                  lambda i, w: TF.embedding(i, w, padding_idx=pad, scale_grad_by_freq=freq),
-                 [idx, random_array((n, d))])
+                 [idx, random_array((n, d))], device=device)
 
 
 def test_embedding_large_batch_and_max_norm():
@@ -619,8 +620,8 @@ def test_softmax_extremes_and_errors():
 @FAST
 @given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=0, max_dims=2, max_side=5),
                   elements=st.floats(-100, 100, width=32)))
-def test_logsigmoid_parity(a):
-    check_parity(F.logsigmoid, TF.logsigmoid, [a], kind="transcendental")
+def test_logsigmoid_parity(device, a):
+    check_parity(F.logsigmoid, TF.logsigmoid, [a], kind="transcendental", device=device)
 
 
 def test_softmax_gradcheck():
@@ -650,11 +651,12 @@ REG_LOSSES = [
 @pytest.mark.parametrize("name,nf,tf,kw", REG_LOSSES, ids=[c[0] for c in REG_LOSSES])
 @given(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4), st.data(),
        st.sampled_from(["none", "mean", "sum"]))
-def test_regression_loss_parity(name, nf, tf, kw, shape, data, reduction):
+def test_regression_loss_parity(device, name, nf, tf, kw, shape, data, reduction):
     x = random_array(shape, seed=data.draw(st.integers(0, 9)))
     t = random_array(shape, seed=10)
     check_parity(lambda a, b: nf(a, b, reduction=reduction),
-                 lambda a, b: tf(a, b, reduction=reduction), [x, t], rtol=1e-5, atol=1e-5)
+                 lambda a, b: tf(a, b, reduction=reduction), [x, t], rtol=1e-5, atol=1e-5,
+                 device=device)
 
 
 def test_regression_losses_broadcast_warn_and_gradcheck():
@@ -889,7 +891,7 @@ def test_class_loss_errors():
 @FAST
 @given(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), st.data(),
        st.sampled_from(["none", "mean", "sum", "batchmean"]), st.booleans())
-def test_kl_div_parity(shape, data, reduction, log_target):
+def test_kl_div_parity(device, shape, data, reduction, log_target):
     x = np.log(np.random.default_rng(data.draw(st.integers(0, 9))).uniform(0.05, 1, shape)) \
         .astype(np.float32)
     t = np.random.default_rng(1).uniform(0, 1, shape).astype(np.float32)
@@ -900,7 +902,7 @@ def test_kl_div_parity(shape, data, reduction, log_target):
         warnings.simplefilter("ignore")
         check_parity(lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=log_target),
                      lambda a, b: TF.kl_div(a, b, reduction=reduction, log_target=log_target),
-                     [x, t], requires_grad=[True, False], kind="transcendental")
+                     [x, t], requires_grad=[True, False], kind="transcendental", device=device)
     gradcheck64(lambda a, b: F.kl_div(a, b, reduction="batchmean", log_target=log_target),
                 x, t + (0 if log_target else 0.05))
 
@@ -943,14 +945,14 @@ def test_dropout_semantics():
 @FAST
 @given(st.sampled_from([(), (3,), (2, 3), (2, 3, 2)]), st.integers(1, 5), st.integers(1, 5),
        st.booleans(), st.sampled_from([np.float32, np.float64]))
-def test_linear_parity(lead, fin, fout, bias, dtype):
+def test_linear_parity(device, lead, fin, fout, bias, dtype):
     x = random_array(lead + (fin,), dtype, seed=1)
     w = random_array((fout, fin), dtype, seed=2)
     b = random_array((fout,), dtype, seed=3)
     if bias:
-        check_parity(F.linear, TF.linear, [x, w, b], kind="matmul")
+        check_parity(F.linear, TF.linear, [x, w, b], kind="matmul", device=device)
     else:
-        check_parity(F.linear, TF.linear, [x, w], kind="matmul")
+        check_parity(F.linear, TF.linear, [x, w], kind="matmul", device=device)
 
 
 def test_linear_gradcheck_and_errors():
@@ -972,14 +974,14 @@ def test_linear_gradcheck_and_errors():
 @FAST
 @given(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), st.data(),
        st.sampled_from([2.0, 1.0, 3.0, float("inf")]))
-def test_normalize_parity(shape, data, p):
+def test_normalize_parity(device, shape, data, p):
     dim = data.draw(st.integers(-len(shape), len(shape) - 1))
     a = random_array(shape, seed=data.draw(st.integers(0, 9)))
     if data.draw(st.booleans()):                           # a zero vector: eps applies
         a[(0,) * len(shape)] = 0.0
         a = a * (np.abs(a) > 5)                            # all zero
     check_parity(lambda x: F.normalize(x, p=p, dim=dim), lambda x: TF.normalize(x, p=p, dim=dim),
-                 [a], kind="transcendental")
+                 [a], kind="transcendental", device=device)
 
 
 def test_normalize_gradcheck():

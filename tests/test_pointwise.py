@@ -68,56 +68,59 @@ BINARY = {
 
 @pytest.mark.parametrize("name", list(BINARY))
 @given(pair=float_array_pairs())
-def test_binary_broadcasting_parity(name, pair):
+def test_binary_broadcasting_parity(device, name, pair):
     a, b = pair
     if name == "truediv":
         b = push_away(b, (0,), 0.5)
-    check_parity(BINARY[name], BINARY[name], [a, b])
+    check_parity(BINARY[name], BINARY[name], [a, b], device=device)
 
 
 @pytest.mark.parametrize("name", ["add", "sub", "mul", "div"])
 @given(pair=float_array_pairs(dtype=np.float64))
-def test_binary_method_parity_float64(name, pair):
+def test_binary_method_parity_float64(device, name, pair):
     a, b = pair
     if name == "div":
         b = push_away(b, (0,), 0.5)
-    check_parity(lambda x, y: getattr(x, name)(y), lambda x, y: getattr(x, name)(y), [a, b])
+    check_parity(lambda x, y: getattr(x, name)(y), lambda x, y: getattr(x, name)(y), [a, b],
+                 device=device)
 
 
 @given(shapes=broadcastable_shapes(2), data=st.data())
-def test_pow_tensor_tensor_parity(shapes, data):
+def test_pow_tensor_tensor_parity(device, shapes, data):
     a = data.draw(float_arrays(shapes[0], min_value=0.1, max_value=4.0))
     b = data.draw(float_arrays(shapes[1], min_value=-3.0, max_value=3.0))
-    check_parity(operator.pow, operator.pow, [a, b], kind="transcendental")
+    check_parity(operator.pow, operator.pow, [a, b], kind="transcendental", device=device)
 
 
 @pytest.mark.parametrize("exponent", [2, 3, -1, 0, 0.5, -1.5, 2.0])
-def test_pow_tensor_scalar_parity(exponent):
+def test_pow_tensor_scalar_parity(device, exponent):
     a = _array(np.float32, (3, 4))
     if exponent != int(exponent):
         a = np.abs(a)
-    check_parity(lambda x: x ** exponent, lambda x: x ** exponent, [a], kind="transcendental")
+    check_parity(lambda x: x ** exponent, lambda x: x ** exponent, [a], kind="transcendental",
+                 device=device)
     check_parity(lambda x: x.pow(exponent), lambda x: x.pow(exponent), [a],
-                 kind="transcendental")
+                 kind="transcendental", device=device)
 
 
 @pytest.mark.parametrize("base", [2, 0.5, 3.0])
-def test_pow_scalar_tensor_parity(base):
+def test_pow_scalar_tensor_parity(device, base):
     check_parity(lambda x: base ** x, lambda x: base ** x, [_array(np.float32, (3, 4))],
-                 kind="transcendental")
+                 kind="transcendental", device=device)
 
 
-def test_pow_at_zero_and_negative_base_matches_torch():
+def test_pow_at_zero_and_negative_base_matches_torch(device):
     # 0 ** 0, 0 ** 0.5, (-1) ** 0.5 (nan), (-2) ** 2: values and both gradients
     a = np.array([0.0, 0.0, -1.0, -2.0, 3.0], np.float32)
     b = np.array([0.0, 0.5, 0.5, 2.0, -1.0], np.float32)
-    check_parity(operator.pow, operator.pow, [a, b], kind="transcendental")
+    check_parity(operator.pow, operator.pow, [a, b], kind="transcendental", device=device)
 
 
-def test_neg_parity():
-    check_parity(operator.neg, operator.neg, [_array(np.float32, (2, 3))])
-    check_parity(lambda x: x.neg(), lambda x: x.neg(), [_array(np.float64, (4,))])
-    check_parity(lambda x: nr.neg(x), lambda x: torch.neg(x), [_array(np.int64, (4,))])
+def test_neg_parity(device):
+    check_parity(operator.neg, operator.neg, [_array(np.float32, (2, 3))], device=device)
+    check_parity(lambda x: x.neg(), lambda x: x.neg(), [_array(np.float64, (4,))], device=device)
+    check_parity(lambda x: nr.neg(x), lambda x: torch.neg(x), [_array(np.int64, (4,))],
+                 device=device)
 
 
 @pytest.mark.parametrize("op", ["neg", "sub"])
@@ -126,22 +129,23 @@ def test_bool_neg_and_sub_are_refused_like_torch(op):
     assert _both(f, [nr.tensor([True, False])], [torch.tensor([True, False])]) is None
 
 
-def test_add_sub_alpha():
+def test_add_sub_alpha(device):
     a, b = _array(np.float32, (2, 3)), _array(np.float32, (3,), seed=1)
     check_parity(lambda x, y: nr.add(x, y, alpha=2.5), lambda x, y: torch.add(x, y, alpha=2.5),
-                 [a, b])
+                 [a, b], device=device)
     check_parity(lambda x, y: nr.sub(x, y, alpha=-2), lambda x, y: torch.sub(x, y, alpha=-2),
-                 [a, b])
+                 [a, b], device=device)
 
 
 @pytest.mark.parametrize("mode", ["floor", "trunc"])
-def test_div_rounding_modes(mode):
+def test_div_rounding_modes(device, mode):
     for dt in (np.float32, np.int64):
         a, b = _array(dt, (2, 3)), _array(dt, (3,), seed=1)
         check_parity(lambda x, y: nr.div(x, y, rounding_mode=mode),
-                     lambda x, y: torch.div(x, y, rounding_mode=mode), [a, b], grad=False)
+                     lambda x, y: torch.div(x, y, rounding_mode=mode), [a, b], grad=False,
+                     device=device)
     a, b = _array(np.int64, (2, 3)), _array(np.int64, (3,), seed=1)
-    check_parity(operator.floordiv, operator.floordiv, [a, b], grad=False)
+    check_parity(operator.floordiv, operator.floordiv, [a, b], grad=False, device=device)
 
 
 def test_broadcast_error_names_op_and_shapes():
@@ -310,21 +314,22 @@ MATMUL_SHAPES = [
 
 @pytest.mark.parametrize("sa,sb", MATMUL_SHAPES, ids=[f"{a}@{b}" for a, b in MATMUL_SHAPES])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matmul_parity(sa, sb, dtype):
+def test_matmul_parity(device, sa, sb, dtype):
     a, b = random_array(sa, dtype, seed=1), random_array(sb, dtype, seed=2)
-    check_parity(operator.matmul, operator.matmul, [a, b], kind="matmul")
-    check_parity(nr.matmul, torch.matmul, [a, b], kind="matmul", requires_grad=[True, False])
+    check_parity(operator.matmul, operator.matmul, [a, b], kind="matmul", device=device)
+    check_parity(nr.matmul, torch.matmul, [a, b], kind="matmul", requires_grad=[True, False],
+                 device=device)
     check_parity(lambda x, y: x.matmul(y), lambda x, y: x.matmul(y), [a, b], kind="matmul",
-                 requires_grad=[False, True])
+                 requires_grad=[False, True], device=device)
 
 
 @given(data=st.data())
-def test_matmul_batched_broadcasting_hypothesis(data):
+def test_matmul_batched_broadcasting_hypothesis(device, data):
     m, k, n = (data.draw(st.integers(1, 4)) for _ in range(3))
     batch_a, batch_b = data.draw(broadcastable_shapes(2, max_dims=2, min_side=1, max_side=3))
     a = data.draw(float_arrays(batch_a + (m, k), min_value=-3, max_value=3))
     b = data.draw(float_arrays(batch_b + (k, n), min_value=-3, max_value=3))
-    check_parity(operator.matmul, operator.matmul, [a, b], kind="matmul")
+    check_parity(operator.matmul, operator.matmul, [a, b], kind="matmul", device=device)
 
 
 def test_matmul_integer_dtype_and_errors():
@@ -346,26 +351,27 @@ COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge"]
 
 @pytest.mark.parametrize("name", COMPARISONS)
 @given(shapes=broadcastable_shapes(2), data=st.data())
-def test_comparison_parity(name, shapes, data):
+def test_comparison_parity(device, name, shapes, data):
     # few distinct values, so that equal elements are common
     vals = st.sampled_from([-1.0, 0.0, 0.5, 2.0])
     a = data.draw(hnp.arrays(np.float32, shapes[0], elements=vals))
     b = data.draw(hnp.arrays(np.float32, shapes[1], elements=vals))
     op = getattr(operator, name)
-    n, t = check_parity(op, op, [a, b])      # inputs require grad; outputs must not
+    n, t = check_parity(op, op, [a, b], device=device)      # inputs require grad; outputs must not
     assert n[0].dtype == nr.bool and not n[0].requires_grad and n[0].grad_fn is None
-    check_parity(lambda x, y: getattr(x, name)(y), lambda x, y: getattr(x, name)(y), [a, b])
+    check_parity(lambda x, y: getattr(x, name)(y), lambda x, y: getattr(x, name)(y), [a, b],
+                 device=device)
     check_parity(lambda x, y: getattr(nr, name)(x, y), lambda x, y: getattr(torch, name)(x, y),
-                 [a, b])
+                 [a, b], device=device)
 
 
 @pytest.mark.parametrize("name", COMPARISONS)
 @pytest.mark.parametrize("other", [0, 0.5, True, np.float64(0.5)], ids=_scalar_id)
-def test_comparison_with_scalars_and_mixed_dtypes(name, other):
+def test_comparison_with_scalars_and_mixed_dtypes(device, name, other):
     op = getattr(operator, name)
     for arr in (_array(np.float32), _array(np.int64), _array(np.bool_)):
-        check_parity(lambda x: op(x, other), lambda x: op(x, other), [arr])
-    check_parity(op, op, [_array(np.int64), _array(np.float32, seed=1)])
+        check_parity(lambda x: op(x, other), lambda x: op(x, other), [arr], device=device)
+    check_parity(op, op, [_array(np.int64), _array(np.float32, seed=1)], device=device)
 
 
 # ============================================================================ unary ops
@@ -414,16 +420,16 @@ UNARY = {
 
 @pytest.mark.parametrize("name", list(UNARY))
 @given(data=st.data())
-def test_unary_parity(name, data):
+def test_unary_parity(device, name, data):
     nf, tf, (lo, hi), kind = UNARY[name]
     a = data.draw(float_arrays(None, np.float32, lo, hi))
     if name == "reciprocal":
         a = push_away(a, (0,), 0.1)
-    check_parity(nf, tf, [a], kind=kind)
+    check_parity(nf, tf, [a], kind=kind, device=device)
 
 
 @pytest.mark.parametrize("name", list(UNARY))
-def test_unary_parity_float64_and_kinks(name):
+def test_unary_parity_float64_and_kinks(device, name):
     """float64, and (where the op has a kink or a threshold) the points exactly on it."""
     nf, tf, (lo, hi), kind = UNARY[name]
     a = np.random.default_rng(0).uniform(lo, hi, size=(3, 5))
@@ -437,7 +443,7 @@ def test_unary_parity_float64_and_kinks(name):
     if special_points:
         a.ravel()[:len(special_points)] = special_points
     for dt in (np.float64, np.float32):
-        check_parity(nf, tf, [a.astype(dt)], kind=kind)
+        check_parity(nf, tf, [a.astype(dt)], kind=kind, device=device)
 
 
 @pytest.mark.parametrize("name", ["exp", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tanh",
@@ -456,10 +462,11 @@ def test_unary_on_integer_input_gives_torch_dtype(name, dtype):
         assert_close(res[0], res[1], kind="transcendental", what=f"{name}({dtype})")
 
 
-def test_clamp_integer_tensor_with_float_bound_promotes():
+def test_clamp_integer_tensor_with_float_bound_promotes(device):
     a = _array(np.int64, (2, 3))
     for kw in ({"min": 1.5}, {"max": 0.5}, {"min": -1, "max": 2.5}, {"min": 0}, {"max": 2}):
-        check_parity(lambda x: nr.clamp(x, **kw), lambda x: torch.clamp(x, **kw), [a])
+        check_parity(lambda x: nr.clamp(x, **kw), lambda x: torch.clamp(x, **kw), [a],
+                     device=device)
 
 
 def test_clamp_with_one_element_tensor_bounds():
@@ -471,15 +478,16 @@ def test_clamp_with_one_element_tensor_bounds():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sigmoid_large_magnitudes_match_torch_without_nan(dtype):
+def test_sigmoid_large_magnitudes_match_torch_without_nan(device, dtype):
     a = np.array([-1000.0, -100.0, -88.8, -50.0, -20.0, 0.0, 20.0, 50.0, 88.8, 100.0, 1000.0],
                  dtype)
-    n, t = check_parity(nr.sigmoid, torch.sigmoid, [a], kind="transcendental")
+    n, t = check_parity(nr.sigmoid, torch.sigmoid, [a], kind="transcendental", device=device)
     assert np.isfinite(to_numpy(n[0])).all()
-    check_parity(lambda x: x.sigmoid(), lambda x: x.sigmoid(), [a], kind="transcendental")
+    check_parity(lambda x: x.sigmoid(), lambda x: x.sigmoid(), [a], kind="transcendental",
+                 device=device)
     for name in ("silu", "softplus", "tanh", "elu", "gelu"):
         nf, tf, _, kind = UNARY[name]
-        out, _ = check_parity(nf, tf, [a], kind=kind)
+        out, _ = check_parity(nf, tf, [a], kind=kind, device=device)
         assert not np.isnan(to_numpy(out[0])).any(), name
 
 
@@ -488,35 +496,37 @@ def test_gelu_rejects_unknown_approximation():
         nr.gelu(nr.ones(2), approximate="fast")
 
 
-def test_gelu_without_scipy_uses_fallback_erf(monkeypatch):
+def test_gelu_without_scipy_uses_fallback_erf(device, monkeypatch):
     """With SciPy missing, erf comes from erf_fallback: gelu still matches torch."""
     monkeypatch.setattr(special, "_checked", True)
     monkeypatch.setattr(special, "_scipy_erf", None)
     a = np.linspace(-6, 6, 97)
     for dt in (np.float32, np.float64):
-        check_parity(nr.gelu, TF.gelu, [a.astype(dt)], kind="transcendental")
+        check_parity(nr.gelu, TF.gelu, [a.astype(dt)], kind="transcendental", device=device)
 
 
-def test_unary_methods_and_aliases():
+def test_unary_methods_and_aliases(device):
     a = np.abs(_array(np.float32, (2, 3))) + 0.1
     for name in ("exp", "log", "log1p", "sqrt", "rsqrt", "square", "reciprocal", "abs", "sin",
                  "cos", "tanh", "sigmoid", "relu"):
         check_parity(lambda x: getattr(x, name)(), lambda x: getattr(x, name)(), [a],
-                     kind="transcendental")
-    check_parity(abs, abs, [_array(np.float32, (2, 3))])
-    check_parity(lambda x: nr.relu(x), lambda x: TF.relu(x), [_array(np.float32, (2, 3))])
+                     kind="transcendental", device=device)
+    check_parity(abs, abs, [_array(np.float32, (2, 3))], device=device)
+    check_parity(lambda x: nr.relu(x), lambda x: TF.relu(x), [_array(np.float32, (2, 3))],
+                 device=device)
 
 
 # ============================================================================ maximum / minimum
 
 @pytest.mark.parametrize("name", ["maximum", "minimum"])
 @given(shapes=broadcastable_shapes(2), data=st.data())
-def test_maximum_minimum_parity_with_ties(name, shapes, data):
+def test_maximum_minimum_parity_with_ties(device, name, shapes, data):
     vals = st.sampled_from([-1.0, 0.0, 0.5, 2.0])       # many ties
     a = data.draw(hnp.arrays(np.float32, shapes[0], elements=vals))
     b = data.draw(hnp.arrays(np.float32, shapes[1], elements=vals))
-    check_parity(getattr(nr, name), getattr(torch, name), [a, b])
-    check_parity(lambda x, y: getattr(x, name)(y), lambda x, y: getattr(x, name)(y), [a, b])
+    check_parity(getattr(nr, name), getattr(torch, name), [a, b], device=device)
+    check_parity(lambda x, y: getattr(x, name)(y), lambda x, y: getattr(x, name)(y), [a, b],
+                 device=device)
 
 
 @pytest.mark.parametrize("name", ["maximum", "minimum"])
@@ -533,27 +543,29 @@ def test_maximum_minimum_mixed_dtypes_and_scalars(name):
 # ============================================================================ where, masked_fill
 
 @given(shapes=broadcastable_shapes(3), data=st.data())
-def test_where_broadcasting_parity(shapes, data):
+def test_where_broadcasting_parity(device, shapes, data):
     cond = data.draw(hnp.arrays(np.bool_, shapes[0]))
     a = data.draw(float_arrays(shapes[1]))
     b = data.draw(float_arrays(shapes[2]))
-    check_parity(nr.where, torch.where, [cond, a, b])
-    check_parity(lambda c, x, y: x.where(c, y), lambda c, x, y: x.where(c, y), [cond, a, b])
+    check_parity(nr.where, torch.where, [cond, a, b], device=device)
+    check_parity(lambda c, x, y: x.where(c, y), lambda c, x, y: x.where(c, y), [cond, a, b],
+                 device=device)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
-def test_where_scalar_branches_and_dtypes(dtype):
+def test_where_scalar_branches_and_dtypes(device, dtype):
     cond = np.array([[True, False, True], [False, False, True]])
     x = _array(dtype, (2, 3))
     for branch in (0.0, 2.5, 0, -3, True):
         check_parity(lambda c, t: nr.where(c, t, branch),
-                     lambda c, t: torch.where(c, t, branch), [cond, x])
+                     lambda c, t: torch.where(c, t, branch), [cond, x], device=device)
         check_parity(lambda c, t: nr.where(c, branch, t),
-                     lambda c, t: torch.where(c, branch, t), [cond, x])
+                     lambda c, t: torch.where(c, branch, t), [cond, x], device=device)
     for a, b in ((1.0, 0.0), (1, 0), (2.5, 0)):
-        check_parity(lambda c: nr.where(c, a, b), lambda c: torch.where(c, a, b), [cond])
+        check_parity(lambda c: nr.where(c, a, b), lambda c: torch.where(c, a, b), [cond],
+                     device=device)
     # mixed tensor dtypes
-    check_parity(nr.where, torch.where, [cond, x, _array(np.float32, (3,), seed=2)])
+    check_parity(nr.where, torch.where, [cond, x, _array(np.float32, (3,), seed=2)], device=device)
 
 
 def test_where_condition_must_be_bool():
@@ -562,16 +574,16 @@ def test_where_condition_must_be_bool():
 
 
 @given(shapes=broadcastable_shapes(2), data=st.data())
-def test_masked_fill_parity(shapes, data):
+def test_masked_fill_parity(device, shapes, data):
     # x has the broadcast shape, so the mask broadcasts *to* it (the in-place form needs that)
     full = np.broadcast_shapes(*shapes)
     x = data.draw(float_arrays(full))
     mask = data.draw(hnp.arrays(np.bool_, shapes[0]))
     value = data.draw(st.sampled_from([0.0, -1e9, 2.5, float("-inf")]))
     check_parity(lambda t, m: t.masked_fill(m, value), lambda t, m: t.masked_fill(m, value),
-                 [x, mask])
+                 [x, mask], device=device)
     check_parity(lambda t, m: nr.masked_fill(t, m, value),
-                 lambda t, m: torch.masked_fill(t, m, value), [x, mask])
+                 lambda t, m: torch.masked_fill(t, m, value), [x, mask], device=device)
 
 
 def test_masked_fill_values_dtypes_and_errors():
@@ -677,7 +689,7 @@ def test_inplace_on_leaf_requiring_grad_is_a_clear_error(name):
 
 
 @pytest.mark.parametrize("name", list(INPLACE))
-def test_inplace_inside_graph_gradient(name):
+def test_inplace_inside_graph_gradient(device, name):
     f = INPLACE[name]
 
     def chain(x, w):
@@ -685,7 +697,8 @@ def test_inplace_inside_graph_gradient(name):
         f(y)
         return y * w
 
-    check_parity(chain, chain, [_array(np.float32, (2, 3)), _array(np.float32, (2, 3), seed=1)])
+    check_parity(chain, chain, [_array(np.float32, (2, 3)), _array(np.float32, (2, 3), seed=1)],
+                 device=device)
 
 
 def _chain_two_inplace(a):
@@ -713,14 +726,16 @@ def _chain_functional_inplace(a):
     return out * a
 
 
-def test_inplace_chains_inside_graph():
+def test_inplace_chains_inside_graph(device):
     a, b = _array(np.float32, (2, 3)), _array(np.float32, (3,), seed=1)
-    check_parity(_chain_inplace_with_tensor_other, _chain_inplace_with_tensor_other, [a, b])
-    check_parity(_chain_functional_inplace, _chain_functional_inplace, [a])
+    check_parity(_chain_inplace_with_tensor_other, _chain_inplace_with_tensor_other, [a, b],
+                 device=device)
+    check_parity(_chain_functional_inplace, _chain_functional_inplace, [a], device=device)
 
 
-def test_inplace_after_inplace_mul_inside_graph():
-    check_parity(_chain_two_inplace, _chain_two_inplace, [_array(np.float32, (2, 3))])
+def test_inplace_after_inplace_mul_inside_graph(device):
+    check_parity(_chain_two_inplace, _chain_two_inplace, [_array(np.float32, (2, 3))],
+                 device=device)
 
 
 def test_modifying_a_tensor_saved_for_backward_raises():

@@ -90,15 +90,16 @@ def _ties(draw, shape, values=(-2, -1, 0, 1, 2)):
 
 @SETTINGS
 @given(array_dim(), st.booleans())
-def test_sum(ad, keepdim):
+def test_sum(device, ad, keepdim):
     a, dim = ad
     if dim is None:
-        check_parity(lambda x: x.sum(), lambda x: x.sum(), [a], kind="matmul")
+        check_parity(lambda x: x.sum(), lambda x: x.sum(), [a], kind="matmul", device=device)
         check_parity(lambda x: nr.sum(x, dim=None, keepdim=keepdim),
-                     lambda x: torch.sum(x, dim=None, keepdim=keepdim), [a], kind="matmul")
+                     lambda x: torch.sum(x, dim=None, keepdim=keepdim), [a], kind="matmul",
+                     device=device)
     else:
         check_parity(lambda x: x.sum(dim, keepdim=keepdim), lambda x: x.sum(dim, keepdim=keepdim),
-                     [a], kind="matmul")
+                     [a], kind="matmul", device=device)
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8, np.bool_, np.int8])
@@ -120,10 +121,10 @@ def test_sum_dtype_argument():
 
 @SETTINGS
 @given(array_dim(), st.booleans())
-def test_mean(ad, keepdim):
+def test_mean(device, ad, keepdim):
     a, dim = ad
     check_parity(lambda x: x.mean(dim, keepdim), lambda x: x.mean(dim, keepdim), [a],
-                 kind="matmul")
+                 kind="matmul", device=device)
 
 
 def test_mean_of_ints_is_an_error_like_torch():
@@ -137,7 +138,7 @@ def test_mean_of_ints_is_an_error_like_torch():
 
 @SETTINGS
 @given(array_dim(min_side=1), st.booleans(), st.integers(0, 2), st.sampled_from(["var", "std"]))
-def test_var_std(ad, keepdim, correction, op):
+def test_var_std(device, ad, keepdim, correction, op):
     a, dim = ad
     n = _n_reduced(a.shape, dim)
     grad = n - correction > 0          # otherwise both give inf/nan: compare the values only
@@ -149,7 +150,7 @@ def test_var_std(ad, keepdim, correction, op):
         grad = bool((np.ptp(a, axis=ax) > 0).all()) if a.ndim else False
     check_parity(lambda x: getattr(x, op)(dim, keepdim=keepdim, correction=correction),
                  lambda x: getattr(x, op)(dim, keepdim=keepdim, correction=correction),
-                 [a], kind="matmul", grad=grad)
+                 [a], kind="matmul", grad=grad, device=device)
 
 
 @pytest.mark.parametrize("op", ["var", "std"])
@@ -163,10 +164,10 @@ def test_var_std_unbiased_flag_and_positional(op):
         getattr(nr.tensor([1, 2, 3]), op)()
 
 
-def test_std_gradient_at_zero_spread_is_zero_like_torch():
+def test_std_gradient_at_zero_spread_is_zero_like_torch(device):
     a = np.ones((2, 3), dtype=np.float32)
-    check_parity(lambda x: x.std(1), lambda x: x.std(1), [a])
-    check_parity(lambda x: x.std(), lambda x: x.std(), [a])
+    check_parity(lambda x: x.std(1), lambda x: x.std(1), [a], device=device)
+    check_parity(lambda x: x.std(), lambda x: x.std(), [a], device=device)
 
 
 # ============================================================================ max / min
@@ -192,19 +193,20 @@ def test_max_min_global_shares_gradient_among_ties(shape, op, data):
     _both_raise_or_compare(lambda x: getattr(x, op)(), lambda x: getattr(x, op)(), [a])
 
 
-def test_max_global_with_nan():
+def test_max_global_with_nan(device):
     a = np.array([1.0, np.nan, 3.0, np.nan], dtype=np.float32)
-    check_parity(lambda x: x.max(), lambda x: x.max(), [a])
+    check_parity(lambda x: x.max(), lambda x: x.max(), [a], device=device)
 
 
 @pytest.mark.parametrize("op", ["max", "min"])
-def test_max_min_with_tensor_is_elementwise(op):
+def test_max_min_with_tensor_is_elementwise(device, op):
     a, b = random_array((2, 3), seed=1), random_array((3,), seed=2)
     check_parity(lambda x, y: getattr(nr, op)(x, y), lambda x, y: getattr(torch, op)(x, y),
-                 [a, b])
-    check_parity(lambda x, y: getattr(x, op)(y), lambda x, y: getattr(x, op)(y), [a, b])
+                 [a, b], device=device)
+    check_parity(lambda x, y: getattr(x, op)(y), lambda x, y: getattr(x, op)(y), [a, b],
+                 device=device)
     check_parity(lambda x, y: getattr(nr, op)(x, other=y), lambda x, y: getattr(torch, op)(x, y),
-                 [a, b])
+                 [a, b], device=device)
 
 
 @SETTINGS
@@ -229,41 +231,41 @@ def test_argmax_argmin(ad, keepdim, op):
 
 @SETTINGS
 @given(array_dim(allow_none=False), st.booleans(), st.sampled_from([1.0, 100.0]))
-def test_logsumexp(ad, keepdim, scale):
+def test_logsumexp(device, ad, keepdim, scale):
     a, dim = ad
     a = np.asarray(a * np.float32(scale))    # large values: the max shift must keep it finite
     check_parity(lambda x: x.logsumexp(dim, keepdim), lambda x: x.logsumexp(dim, keepdim),
-                 [a], kind="transcendental")
+                 [a], kind="transcendental", device=device)
 
 
-def test_logsumexp_infinities_and_ints():
+def test_logsumexp_infinities_and_ints(device):
     a = np.array([[-np.inf, -np.inf], [0.0, -np.inf], [1000.0, 1000.0]], dtype=np.float32)
     check_parity(lambda x: nr.logsumexp(x, 1), lambda x: torch.logsumexp(x, 1), [a],
-                 kind="transcendental")
+                 kind="transcendental", device=device)
     check_parity(lambda x: nr.logsumexp(x, 0), lambda x: torch.logsumexp(x, 0),
-                 [np.array([1, 2, 3])], grad=False, kind="transcendental")
+                 [np.array([1, 2, 3])], grad=False, kind="transcendental", device=device)
 
 
 @SETTINGS
 @given(shapes(max_dims=3, max_side=4), st.booleans(), st.data())
-def test_prod_with_zeros(shape, keepdim, data):
+def test_prod_with_zeros(device, shape, keepdim, data):
     # values in {-2, -1, 0, 0.5, 1, 2}: zeros occur often, sometimes several per group
     a = data.draw(hnp.arrays(np.float32, shape,
                              elements=st.sampled_from([-2.0, -1.0, 0.0, 0.5, 1.0, 2.0])))
     dim = data.draw(st.one_of(st.none(), st.integers(-max(len(shape), 1), max(len(shape), 1) - 1)))
     if dim is None:
-        check_parity(lambda x: x.prod(), lambda x: x.prod(), [a], kind="matmul")
+        check_parity(lambda x: x.prod(), lambda x: x.prod(), [a], kind="matmul", device=device)
     else:
         check_parity(lambda x: x.prod(dim, keepdim), lambda x: x.prod(dim, keepdim), [a],
-                     kind="matmul")
+                     kind="matmul", device=device)
 
 
 @pytest.mark.parametrize("values", [[2.0, 3.0, 4.0], [2.0, 0.0, 4.0], [0.0, 3.0, 0.0],
                                     [0.0, 0.0, 0.0]])
-def test_prod_gradient_cases(values):
+def test_prod_gradient_cases(device, values):
     a = np.array([values, [1.0, -2.0, 3.0]], dtype=np.float32)
-    check_parity(lambda x: x.prod(1), lambda x: x.prod(1), [a])
-    check_parity(lambda x: x.prod(), lambda x: x.prod(), [a])
+    check_parity(lambda x: x.prod(1), lambda x: x.prod(1), [a], device=device)
+    check_parity(lambda x: x.prod(), lambda x: x.prod(), [a], device=device)
 
 
 def test_prod_integer_dtype():
@@ -289,11 +291,13 @@ def test_all_any(shape, keepdim, op, data):
 
 @SETTINGS
 @given(array_dim(allow_none=False, allow_tuple=False))
-def test_cumsum(ad):
+def test_cumsum(device, ad):
     a, dim = ad
-    check_parity(lambda x: x.cumsum(dim), lambda x: x.cumsum(dim), [a], kind="matmul")
+    check_parity(lambda x: x.cumsum(dim), lambda x: x.cumsum(dim), [a], kind="matmul",
+                 device=device)
     b = np.asarray(np.round(a)).astype(np.int32)
-    check_parity(lambda x: nr.cumsum(x, dim), lambda x: torch.cumsum(x, dim), [b], grad=False)
+    check_parity(lambda x: nr.cumsum(x, dim), lambda x: torch.cumsum(x, dim), [b], grad=False,
+                 device=device)
 
 
 # ============================================================================ norm
@@ -301,7 +305,7 @@ def test_cumsum(ad):
 @SETTINGS
 @given(array_dim(min_dims=1, min_side=1), st.booleans(),
        st.sampled_from([2, "fro", 1, math.inf, -math.inf, 3, 1.5, 0.5, 0]))
-def test_norm(ad, keepdim, p, ):
+def test_norm(device, ad, keepdim, p, ):
     a, dim = ad
     # PyTorch accumulates CPU float32 norms in float64; neurona squares in float32, where
     # |x| < 1e-19 underflows.  Keep the values away from that range.
@@ -313,7 +317,7 @@ def test_norm(ad, keepdim, p, ):
     kind = "exact" if p in (1, math.inf, -math.inf, 0) else "transcendental"
     grad = p not in (0.5,) or not (a == 0).any()
     check_parity(lambda x: x.norm(p, dim, keepdim), lambda x: x.norm(p, dim, keepdim), [a],
-                 kind="matmul" if kind == "exact" else kind, grad=grad)
+                 kind="matmul" if kind == "exact" else kind, grad=grad, device=device)
 
 
 @pytest.mark.parametrize("p", [2, 1, 3, math.inf])
@@ -351,16 +355,17 @@ def reshape_case(draw):
 
 @SETTINGS
 @given(reshape_case(), st.booleans())
-def test_reshape_view(case, transposed):
+def test_reshape_view(device, case, transposed):
     a, new = case
     # transposed: a non-contiguous input (reshape may have to copy)
     pre = (lambda x: x.transpose(0, -1)) if transposed and a.ndim else (lambda x: x)
-    check_parity(lambda x: pre(x).reshape(new), lambda x: pre(x).reshape(new), [a])
+    check_parity(lambda x: pre(x).reshape(new), lambda x: pre(x).reshape(new), [a], device=device)
     if new:
-        check_parity(lambda x: pre(x).reshape(*new), lambda x: pre(x).reshape(*new), [a])
+        check_parity(lambda x: pre(x).reshape(*new), lambda x: pre(x).reshape(*new), [a],
+                     device=device)
     if not transposed:
-        check_parity(lambda x: x.view(new), lambda x: x.view(new), [a])
-    check_parity(lambda x: nr.reshape(x, new), lambda x: torch.reshape(x, new), [a])
+        check_parity(lambda x: x.view(new), lambda x: x.view(new), [a], device=device)
+    check_parity(lambda x: nr.reshape(x, new), lambda x: torch.reshape(x, new), [a], device=device)
 
 
 def test_view_shares_memory_and_version_reshape_copy_does_not():
@@ -428,10 +433,10 @@ def test_permute_transpose(shape, data):
         assert nr.tensor(a).T.shape == shape[::-1]
 
 
-def test_movedim():
+def test_movedim(device):
     a = random_array((2, 3, 4, 5))
     for s, d in [(0, -1), ((0, 1), (2, 0)), (-1, 1)]:
-        check_parity(lambda x: x.movedim(s, d), lambda x: x.movedim(s, d), [a])
+        check_parity(lambda x: x.movedim(s, d), lambda x: x.movedim(s, d), [a], device=device)
 
 
 def test_permute_transpose_errors():
@@ -459,14 +464,14 @@ def test_transpose_is_a_view():
 
 @SETTINGS
 @given(shapes(0, 4, 0, 2), st.data())
-def test_squeeze_unsqueeze(shape, data):
+def test_squeeze_unsqueeze(device, shape, data):
     a = data.draw(float_arrays(shape))
     nd = len(shape)
-    check_parity(lambda x: x.squeeze(), lambda x: x.squeeze(), [a])
+    check_parity(lambda x: x.squeeze(), lambda x: x.squeeze(), [a], device=device)
     dim = data.draw(dims(nd, allow_none=False))      # size != 1 dims are left alone
-    check_parity(lambda x: x.squeeze(dim), lambda x: x.squeeze(dim), [a])
+    check_parity(lambda x: x.squeeze(dim), lambda x: x.squeeze(dim), [a], device=device)
     u = data.draw(st.integers(-nd - 1, nd))
-    check_parity(lambda x: x.unsqueeze(u), lambda x: x.unsqueeze(u), [a])
+    check_parity(lambda x: x.unsqueeze(u), lambda x: x.unsqueeze(u), [a], device=device)
 
 
 def test_squeeze_unsqueeze_errors():
@@ -480,7 +485,7 @@ def test_squeeze_unsqueeze_errors():
 
 @SETTINGS
 @given(shapes(0, 3, 1, 3), st.data())
-def test_expand(shape, data):
+def test_expand(device, shape, data):
     base = tuple(data.draw(st.sampled_from([1, s])) for s in shape)
     a = data.draw(float_arrays(base))
     lead = tuple(data.draw(st.lists(st.integers(0, 3), max_size=2)))
@@ -488,12 +493,13 @@ def test_expand(shape, data):
                          for b, s in zip(base, shape))
     target = lead + shape
     if sizes:
-        check_parity(lambda x: x.expand(*sizes), lambda x: x.expand(*sizes), [a])
-    check_parity(lambda x: x.expand(sizes), lambda x: x.expand(sizes), [a])
-    check_parity(lambda x: nr.broadcast_to(x, target), lambda x: torch.broadcast_to(x, target), [a])
+        check_parity(lambda x: x.expand(*sizes), lambda x: x.expand(*sizes), [a], device=device)
+    check_parity(lambda x: x.expand(sizes), lambda x: x.expand(sizes), [a], device=device)
+    check_parity(lambda x: nr.broadcast_to(x, target), lambda x: torch.broadcast_to(x, target), [a],
+                 device=device)
     b = np.zeros(target, np.float32)
     check_parity(lambda x, y: x.expand_as(y), lambda x, y: x.expand_as(y), [a, b],
-                 requires_grad=[True, False])
+                 requires_grad=[True, False], device=device)
 
 
 def test_expand_errors():
@@ -509,7 +515,7 @@ def test_expand_errors():
 
 @SETTINGS
 @given(shapes(0, 4, 0, 3), st.data(), st.booleans())
-def test_flatten_unflatten(shape, data, transposed):
+def test_flatten_unflatten(device, shape, data, transposed):
     a = data.draw(float_arrays(shape))
     nd = len(shape)
     n = max(nd, 1)
@@ -517,14 +523,15 @@ def test_flatten_unflatten(shape, data, transposed):
     e = data.draw(st.integers(-n, n - 1))
     pre = (lambda x: x.transpose(0, -1)) if transposed and nd else (lambda x: x)
     _both_raise_or_compare(lambda x: pre(x).flatten(s, e), lambda x: pre(x).flatten(s, e), [a])
-    check_parity(lambda x: pre(x).flatten(), lambda x: pre(x).flatten(), [a])
+    check_parity(lambda x: pre(x).flatten(), lambda x: pre(x).flatten(), [a], device=device)
     if nd and 0 not in shape:
         d = data.draw(st.integers(-nd, nd - 1))
         size = shape[d]
         divs = [k for k in range(1, size + 1) if size % k == 0]
         k = data.draw(st.sampled_from(divs))
         sizes = (k, -1) if data.draw(st.booleans()) else (k, size // k)
-        check_parity(lambda x: x.unflatten(d, sizes), lambda x: x.unflatten(d, sizes), [a])
+        check_parity(lambda x: x.unflatten(d, sizes), lambda x: x.unflatten(d, sizes), [a],
+                     device=device)
 
 
 def test_flatten_unflatten_errors():
@@ -539,7 +546,7 @@ def test_flatten_unflatten_errors():
 
 @SETTINGS
 @given(shapes(1, 3, 0, 3), st.integers(1, 4), st.data())
-def test_cat(shape, k, data):
+def test_cat(device, shape, k, data):
     nd = len(shape)
     dim = data.draw(st.integers(-nd, nd - 1))
     arrays = []
@@ -549,22 +556,23 @@ def test_cat(shape, k, data):
         arrays.append(data.draw(float_arrays(tuple(s))))
     rg = [data.draw(st.booleans()) for _ in range(k)]
     check_parity(lambda *xs: nr.cat(xs, dim), lambda *xs: torch.cat(xs, dim), arrays,
-                 requires_grad=rg)
+                 requires_grad=rg, device=device)
     check_parity(lambda *xs: nr.concat(list(xs), dim=dim), lambda *xs: torch.concat(xs, dim=dim),
-                 arrays)
+                 arrays, device=device)
 
 
-def test_cat_mixed_dtypes_and_legacy_empty():
+def test_cat_mixed_dtypes_and_legacy_empty(device):
     a, b = random_array((2, 3)), random_array((1, 3)).astype(np.float64)
-    check_parity(lambda x, y: nr.cat([x, y]), lambda x, y: torch.cat([x, y]), [a, b])
+    check_parity(lambda x, y: nr.cat([x, y]), lambda x, y: torch.cat([x, y]), [a, b], device=device)
     i = np.array([[1, 2, 3]])
-    check_parity(lambda x, y: nr.cat([x, y]), lambda x, y: torch.cat([x, y]), [a, i])
+    check_parity(lambda x, y: nr.cat([x, y]), lambda x, y: torch.cat([x, y]), [a, i], device=device)
     e = np.zeros((0,), np.float32)
     check_parity(lambda x, y, z: nr.cat([x, y, z]), lambda x, y, z: torch.cat([x, y, z]),
-                 [a, e, a])
-    check_parity(lambda x, y: nr.cat([x, y], 1), lambda x, y: torch.cat([x, y], 1), [e, a])
+                 [a, e, a], device=device)
+    check_parity(lambda x, y: nr.cat([x, y], 1), lambda x, y: torch.cat([x, y], 1), [e, a],
+                 device=device)
     check_parity(lambda x, y: nr.cat([x, y]), lambda x, y: torch.cat([x, y]),
-                 [e, np.ones(3, np.float32)])
+                 [e, np.ones(3, np.float32)], device=device)
 
 
 def test_cat_errors():
@@ -586,11 +594,12 @@ def test_cat_errors():
 
 @SETTINGS
 @given(shapes(0, 3, 0, 3), st.integers(1, 3), st.data())
-def test_stack(shape, k, data):
+def test_stack(device, shape, k, data):
     nd = len(shape)
     dim = data.draw(st.integers(-nd - 1, nd))
     arrays = [data.draw(float_arrays(shape)) for _ in range(k)]
-    check_parity(lambda *xs: nr.stack(xs, dim), lambda *xs: torch.stack(xs, dim), arrays)
+    check_parity(lambda *xs: nr.stack(xs, dim), lambda *xs: torch.stack(xs, dim), arrays,
+                 device=device)
 
 
 def test_stack_hstack_vstack():
@@ -609,25 +618,28 @@ def test_stack_hstack_vstack():
 
 @SETTINGS
 @given(shapes(1, 3, 0, 5), st.data())
-def test_split_chunk_unbind(shape, data):
+def test_split_chunk_unbind(device, shape, data):
     a = data.draw(float_arrays(shape))
     nd = len(shape)
     dim = data.draw(st.integers(-nd, nd - 1))
     n = shape[dim]
     size = data.draw(st.integers(1, 4))
-    check_parity(lambda x: x.split(size, dim), lambda x: x.split(size, dim), [a])
+    check_parity(lambda x: x.split(size, dim), lambda x: x.split(size, dim), [a], device=device)
     # only some pieces used: the others get zero gradient
-    check_parity(lambda x: x.split(size, dim)[::2], lambda x: x.split(size, dim)[::2], [a])
+    check_parity(lambda x: x.split(size, dim)[::2], lambda x: x.split(size, dim)[::2], [a],
+                 device=device)
     parts = data.draw(st.lists(st.integers(0, n), min_size=0, max_size=3))
     sizes = [p for p in parts if p]
     rest = n - sum(sizes)
     sizes = sizes + [rest] if rest >= 0 else [n]
-    check_parity(lambda x: nr.split(x, sizes, dim), lambda x: torch.split(x, sizes, dim), [a])
+    check_parity(lambda x: nr.split(x, sizes, dim), lambda x: torch.split(x, sizes, dim), [a],
+                 device=device)
     chunks = data.draw(st.integers(1, 4))
-    check_parity(lambda x: x.chunk(chunks, dim), lambda x: x.chunk(chunks, dim), [a])
-    check_parity(lambda x: x.chunk(chunks, dim)[-1:], lambda x: x.chunk(chunks, dim)[-1:], [a])
-    check_parity(lambda x: x.unbind(dim), lambda x: x.unbind(dim), [a])
-    check_parity(lambda x: x.unbind(dim)[:1], lambda x: x.unbind(dim)[:1], [a])
+    check_parity(lambda x: x.chunk(chunks, dim), lambda x: x.chunk(chunks, dim), [a], device=device)
+    check_parity(lambda x: x.chunk(chunks, dim)[-1:], lambda x: x.chunk(chunks, dim)[-1:], [a],
+                 device=device)
+    check_parity(lambda x: x.unbind(dim), lambda x: x.unbind(dim), [a], device=device)
+    check_parity(lambda x: x.unbind(dim)[:1], lambda x: x.unbind(dim)[:1], [a], device=device)
 
 
 def test_split_errors():
@@ -663,9 +675,10 @@ def test_pad_constant(shape, data):
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
 @pytest.mark.parametrize("shape,pad", [((2, 3, 5), (2, 1)), ((1, 2, 4, 5), (1, 2, 3, 0)),
                                        ((2, 3, 4), (0, 3)), ((1, 1, 3, 3, 3), (1, 1, 2, 0, 0, 2))])
-def test_pad_modes(mode, shape, pad):
+def test_pad_modes(device, mode, shape, pad):
     a = random_array(shape)
-    check_parity(lambda x: nr.pad(x, pad, mode=mode), lambda x: TF.pad(x, pad, mode=mode), [a])
+    check_parity(lambda x: nr.pad(x, pad, mode=mode), lambda x: TF.pad(x, pad, mode=mode), [a],
+                 device=device)
 
 
 def test_pad_errors():
@@ -680,12 +693,12 @@ def test_pad_errors():
 
 @SETTINGS
 @given(shapes(0, 4, 0, 4), st.data())
-def test_flip(shape, data):
+def test_flip(device, shape, data):
     a = data.draw(float_arrays(shape))
     d = data.draw(dims(len(shape), allow_none=False))
     d = (d,) if isinstance(d, int) else d
-    check_parity(lambda x: x.flip(d), lambda x: x.flip(d), [a])
-    check_parity(lambda x: nr.flip(x, d), lambda x: torch.flip(x, d), [a])
+    check_parity(lambda x: x.flip(d), lambda x: x.flip(d), [a], device=device)
+    check_parity(lambda x: nr.flip(x, d), lambda x: torch.flip(x, d), [a], device=device)
 
 
 def test_flip_copies_like_torch():
@@ -696,13 +709,13 @@ def test_flip_copies_like_torch():
 
 @SETTINGS
 @given(shapes(0, 3, 0, 3), st.data())
-def test_repeat(shape, data):
+def test_repeat(device, shape, data):
     a = data.draw(float_arrays(shape))
     reps = tuple(data.draw(st.lists(st.integers(0, 3), min_size=len(shape),
                                     max_size=len(shape) + 2)))
     if reps:
-        check_parity(lambda x: x.repeat(*reps), lambda x: x.repeat(*reps), [a])
-    check_parity(lambda x: x.repeat(reps), lambda x: x.repeat(reps), [a])
+        check_parity(lambda x: x.repeat(*reps), lambda x: x.repeat(*reps), [a], device=device)
+    check_parity(lambda x: x.repeat(reps), lambda x: x.repeat(reps), [a], device=device)
 
 
 def test_repeat_error():
@@ -730,13 +743,14 @@ def test_contiguous_and_clone():
 @pytest.mark.parametrize("method,tdt", [("float", torch.float32), ("double", torch.float64),
                                         ("half", torch.float16), ("long", torch.int64),
                                         ("int", torch.int32), ("bool", torch.bool)])
-def test_cast_methods(method, tdt):
+def test_cast_methods(device, method, tdt):
     a = random_array((2, 3), seed=5)
     check_parity(lambda x: getattr(x, method)(), lambda x: getattr(x, method)(), [a],
                  kind="exact", rtol=1e-3 if method == "half" else None,
-                 atol=1e-3 if method == "half" else None)
+                 atol=1e-3 if method == "half" else None, device=device)
     check_parity(lambda x: x.to(tdt), lambda x: x.to(tdt), [a.astype(np.float64)],
-                 rtol=1e-3 if method == "half" else None, atol=1e-3 if method == "half" else None)
+                 rtol=1e-3 if method == "half" else None, atol=1e-3 if method == "half" else None,
+                 device=device)
 
 
 def test_cast_gradient_dtype_and_identity():
