@@ -216,29 +216,31 @@ def _twin_mha(E, h, batch_first, kdim=None, vdim=None, bias=True, bias_kv=False,
     return n, t
 
 
-def _run_both(n, t, arrays, **kw):
+def _run_both(n, t, arrays, device="cpu", **kw):
     """Forward both layers on the same inputs, backward the same random upstream grads
     through the output (and the weights), and compare outputs, weights, input and
-    parameter grads."""
-    n_in = [None if a is None else neurona.tensor(a, requires_grad=a.dtype.kind == "f")
-            for a in arrays[:3]]
-    t_in = [None if a is None else torch.tensor(a, requires_grad=a.dtype.kind == "f")
-            for a in arrays[:3]]
+    parameter grads.  ``device``: layers, inputs and masks are moved there first."""
+    d = device
+    n.to(d), t.to(d)
+    n_in = [None if a is None else neurona.tensor(a, requires_grad=a.dtype.kind == "f",
+                                                  device=d) for a in arrays[:3]]
+    t_in = [None if a is None else torch.tensor(a, requires_grad=a.dtype.kind == "f",
+                                                device=d) for a in arrays[:3]]
     masks = {k: v for k, v in kw.items() if k in ("key_padding_mask", "attn_mask")}
     rest = {k: v for k, v in kw.items() if k not in masks}
-    n_out, n_w = n(*n_in, **{k: neurona.tensor(v) for k, v in masks.items()}, **rest)
-    t_out, t_w = t(*t_in, **{k: torch.tensor(v) for k, v in masks.items()}, **rest)
+    n_out, n_w = n(*n_in, **{k: neurona.tensor(v, device=d) for k, v in masks.items()}, **rest)
+    t_out, t_w = t(*t_in, **{k: torch.tensor(v, device=d) for k, v in masks.items()}, **rest)
     assert_close(n_out, t_out, kind="matmul", what="attn_output")
     assert (n_w is None) == (t_w is None)
     rng = np.random.default_rng(0)
     g = rng.standard_normal(tuple(t_out.shape))
-    n_loss = (n_out * neurona.tensor(g)).sum()
-    t_loss = (t_out * torch.tensor(g)).sum()
+    n_loss = (n_out * neurona.tensor(g, device=d)).sum()
+    t_loss = (t_out * torch.tensor(g, device=d)).sum()
     if t_w is not None:
         assert_close(n_w, t_w, kind="matmul", what="attn_weights")
         gw = rng.standard_normal(tuple(t_w.shape))
-        n_loss = n_loss + (n_w * neurona.tensor(gw)).sum()
-        t_loss = t_loss + (t_w * torch.tensor(gw)).sum()
+        n_loss = n_loss + (n_w * neurona.tensor(gw, device=d)).sum()
+        t_loss = t_loss + (t_w * torch.tensor(gw, device=d)).sum()
     n_loss.backward()
     t_loss.backward()
     for i, (a, b) in enumerate(zip(n_in, t_in)):
@@ -270,7 +272,7 @@ def mha_configs(draw):
 
 @given(mha_configs())
 @settings(max_examples=60)
-def test_mha_matches_torch(c):
+def test_mha_matches_torch(device, c):
     """Outputs, weights and every grad (bias_k/bias_v included) equal torch's. Without an
     extra key each row keeps one unmasked key; with add_bias_kv or add_zero_attn rows may
     be fully padded/masked, since the extra keys are never masked."""
@@ -303,7 +305,7 @@ def test_mha_matches_torch(c):
         if c["am"] == "float2":
             am = rng.standard_normal(shape)
         kw["attn_mask"] = am
-    out, w = _run_both(n, t, [q, k, v], **kw)   # bias_k/bias_v grads compared too
+    out, w = _run_both(n, t, [q, k, v], device=device, **kw)   # bias_k/bias_v grads too
     if w is not None:
         assert w.shape[-1] == S + c["bias_kv"] + c["zero_attn"]
     if c["bias_kv"]:
@@ -314,7 +316,7 @@ def test_mha_matches_torch(c):
 
 @pytest.mark.parametrize("extra", [False, True])
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_mha_self_attention_causal(batch_first, extra):
+def test_mha_self_attention_causal(device, batch_first, extra):
     """is_causal with need_weights=False goes through SDPA's causal path (on S + 2 keys
     with add_bias_kv and add_zero_attn, as torch); with need_weights=True through the
     explicit mask (padded with 2 columns)."""
@@ -324,7 +326,8 @@ def test_mha_self_attention_causal(batch_first, extra):
     for need in (False, True):
         n.zero_grad()
         t.zero_grad()
-        _run_both(n, t, [x, x, x], attn_mask=causal, is_causal=True, need_weights=need)
+        _run_both(n, t, [x, x, x], device=device, attn_mask=causal, is_causal=True,
+                  need_weights=need)
 
 
 def _assert_same_layout(m, t):

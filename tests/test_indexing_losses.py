@@ -586,19 +586,20 @@ def test_masked_select_parity(data):
 @FAST
 @given(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=5), st.data(),
        st.sampled_from([1.0, 1e4]))
-def test_softmax_log_softmax_parity(shape, data, scale):
+def test_softmax_log_softmax_parity(device, shape, data, scale):
     nd = max(len(shape), 1)
     dim = data.draw(st.integers(-nd, nd - 1))
     a = np.asarray(random_array(shape, seed=data.draw(st.integers(0, 9))) * np.float32(scale))
     for nf, tf in [(F.softmax, TF.softmax), (F.log_softmax, TF.log_softmax),
                    (F.softmin, TF.softmin)]:
         n_out, _ = check_parity(lambda x: nf(x, dim), lambda x: tf(x, dim), [a],
-                                rtol=1e-5, atol=1e-6 * scale)
-        assert np.isfinite(n_out[0].detach().numpy()).all()
+                                rtol=1e-5, atol=1e-6 * scale, device=device)
+        assert np.isfinite(n_out[0].detach().cpu().numpy()).all()
     check_parity(lambda x: x.softmax(dim), lambda x: x.softmax(dim), [a], rtol=1e-5,
-                 atol=1e-6 * scale)
+                 atol=1e-6 * scale, device=device)
     check_parity(lambda x: x.log_softmax(dim, dtype=nr.float64),
-                 lambda x: x.log_softmax(dim, dtype=torch.float64), [a], rtol=1e-10, atol=1e-10)
+                 lambda x: x.log_softmax(dim, dtype=torch.float64), [a], rtol=1e-10, atol=1e-10,
+                 device=device)
 
 
 def test_softmax_extremes_and_errors():

@@ -32,20 +32,26 @@ def load_from_torch(n_mod, t_mod):
     return n_mod
 
 
-def compare_module(n_mod, t_mod, x, kind="matmul", grad=True, seed=0, integer_input=False):
-    """Same input through both modules; compare output, input grad and param grads."""
+def compare_module(n_mod, t_mod, x, kind="matmul", grad=True, seed=0, integer_input=False,
+                   device="cpu"):
+    """Same input through both modules; compare output, input grad and param grads.
+    ``device``: both modules and the input are moved there first (``"cuda"``: neurona
+    on CuPy against torch on CUDA)."""
+    if device != "cpu":
+        n_mod.to(device)
+        t_mod.to(device)
     if integer_input:
-        xn, xt = nr.tensor(x), torch.tensor(x)
+        xn, xt = nr.tensor(x, device=device), torch.tensor(x, device=device)
     else:
-        xn = nr.tensor(x, requires_grad=grad)
-        xt = torch.tensor(x, requires_grad=grad)
+        xn = nr.tensor(x, requires_grad=grad, device=device)
+        xt = torch.tensor(x, requires_grad=grad, device=device)
     yn, yt = n_mod(xn), t_mod(xt)
     assert_close(yn, yt, kind=kind, what=f"{type(t_mod).__name__} output")
     if not grad:
         return yn, yt
     g = np.random.default_rng(seed).standard_normal(tuple(yt.shape)).astype(np.float32)
-    yn.backward(nr.tensor(g))
-    yt.backward(torch.tensor(g))
+    yn.backward(nr.tensor(g, device=device))
+    yt.backward(torch.tensor(g, device=device))
     if not integer_input:
         assert_close(xn.grad, xt.grad, kind=kind, what="input gradient")
     tp = dict(t_mod.named_parameters())
@@ -341,11 +347,11 @@ def test_feature_maps_with_hooks():
 
 # ============================================================================ state dicts
 
-def test_torch_state_dict_loads_and_matches():
+def test_torch_state_dict_loads_and_matches(device):
     t = TMLP()
     n = load_from_torch(NMLP(), t)
     x = random_array((5, 3))
-    compare_module(n, t, x)
+    compare_module(n, t, x, device=device)
 
 
 def test_neurona_state_dict_loads_into_torch():
@@ -528,10 +534,10 @@ def test_module_list_dict_and_parameter_containers():
 @SMALL
 @given(st.integers(1, 6), st.integers(1, 7), st.integers(1, 5), st.booleans(),
        st.sampled_from([(), (2,)]))
-def test_linear_matches_torch(n_in, n_out, batch, bias, extra):
+def test_linear_matches_torch(device, n_in, n_out, batch, bias, extra):
     t = torch.nn.Linear(n_in, n_out, bias=bias)
     n = load_from_torch(nn.Linear(n_in, n_out, bias=bias), t)
-    compare_module(n, t, random_array(extra + (batch, n_in), seed=n_in + n_out))
+    compare_module(n, t, random_array(extra + (batch, n_in), seed=n_in + n_out), device=device)
 
 
 def test_linear_wrong_width_names_the_layer():
@@ -572,10 +578,10 @@ ACTIVATIONS = [
 @pytest.mark.parametrize("name,kw", ACTIVATIONS, ids=lambda v: str(v))
 @SMALL
 @given(x=float_arrays(shape=(3, 4), min_value=-4, max_value=4, avoid=(0.0, -1.0, 1.0, 6.0)))
-def test_stateless_layers_match_torch(name, kw, x):
+def test_stateless_layers_match_torch(device, name, kw, x):
     n, t = getattr(nn, name)(**kw), getattr(torch.nn, name)(**kw)
     assert repr(n) == repr(t)
-    compare_module(n, t, x, kind="transcendental")
+    compare_module(n, t, x, kind="transcendental", device=device)
 
 
 def test_inplace_activations():
@@ -593,18 +599,18 @@ def test_inplace_activations():
 @SMALL
 @given(st.sampled_from([(4,), (3, 4), (2, 3)]), st.integers(1, 3), st.booleans(),
        st.booleans())
-def test_layernorm_matches_torch(shape, batch, affine, bias):
+def test_layernorm_matches_torch(device, shape, batch, affine, bias):
     t = torch.nn.LayerNorm(shape, elementwise_affine=affine, bias=bias)
     with torch.no_grad():
         for p in t.parameters():
             p.normal_()
     n = load_from_torch(nn.LayerNorm(shape, elementwise_affine=affine, bias=bias), t)
-    compare_module(n, t, random_array((batch, 2) + shape, seed=batch))
+    compare_module(n, t, random_array((batch, 2) + shape, seed=batch), device=device)
 
 
 @SMALL
 @given(st.integers(2, 6), st.integers(1, 4), st.sampled_from([None, 3]), st.booleans())
-def test_batchnorm1d_train_matches_torch(batch, c, length, affine):
+def test_batchnorm1d_train_matches_torch(device, batch, c, length, affine):
     t = torch.nn.BatchNorm1d(c, affine=affine)
     if affine:
         with torch.no_grad():
@@ -612,7 +618,7 @@ def test_batchnorm1d_train_matches_torch(batch, c, length, affine):
             t.bias.normal_()
     n = load_from_torch(nn.BatchNorm1d(c, affine=affine), t)
     shape = (batch, c) if length is None else (batch, c, length)
-    compare_module(n, t, random_array(shape, seed=batch * c))
+    compare_module(n, t, random_array(shape, seed=batch * c), device=device)
     same_state(n, t)
 
 

@@ -38,12 +38,12 @@ SHAPES = [(6, 5), (5,), (3, 6)]
 STEPS = 20
 
 
-def make_params(seed=0, shapes=SHAPES):
-    """The same float32 starting values as neurona leaves and torch leaves."""
+def make_params(seed=0, shapes=SHAPES, device="cpu"):
+    """The same float32 starting values as neurona leaves and torch leaves (on ``device``)."""
     rng = np.random.default_rng(seed)
     arrays = [rng.uniform(-1, 1, size=s).astype(np.float32) for s in shapes]
-    n = [nr.tensor(a.copy(), requires_grad=True) for a in arrays]
-    t = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    n = [nr.tensor(a.copy(), requires_grad=True, device=device) for a in arrays]
+    t = [torch.tensor(a.copy(), requires_grad=True, device=device) for a in arrays]
     return n, t
 
 
@@ -71,14 +71,17 @@ def set_grads(n_params, t_params, step, problem, skip_every=4):
             pn.grad = None
             pt.grad = None
             continue
-        pn.grad = nr.tensor(quad_grad(to_numpy(pn), h[i], c[i], noise[step][i]))
-        pt.grad = torch.tensor(quad_grad(to_numpy(pt), h[i], c[i], noise[step][i]))
+        pn.grad = nr.tensor(quad_grad(to_numpy(pn), h[i], c[i], noise[step][i]),
+                            device=pn.device)
+        pt.grad = torch.tensor(quad_grad(to_numpy(pt), h[i], c[i], noise[step][i]),
+                               device=pt.device)
 
 
-def run_both(n_cls, t_cls, kwargs, steps=STEPS, groups=None, skip_every=4, seed=0):
-    """``steps`` optimizer steps in both libraries; returns (neurona params, torch params,
-    neurona optimizer, torch optimizer)."""
-    n_params, t_params = make_params(seed)
+def run_both(n_cls, t_cls, kwargs, steps=STEPS, groups=None, skip_every=4, seed=0,
+             device="cpu"):
+    """``steps`` optimizer steps in both libraries (parameters on ``device``); returns
+    (neurona params, torch params, neurona optimizer, torch optimizer)."""
+    n_params, t_params = make_params(seed, device=device)
     if groups is None:
         n_opt, t_opt = n_cls(n_params, **kwargs), t_cls(t_params, **kwargs)
     else:      # groups: list of (indices, options)
@@ -171,16 +174,16 @@ def _id(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
-def test_optimizer_matches_torch(case):
+def test_optimizer_matches_torch(device, case):
     name, kw = case
     n_params, t_params, n_opt, t_opt = run_both(getattr(optim, name),
-                                                getattr(torch.optim, name), kw)
+                                                getattr(torch.optim, name), kw, device=device)
     assert_params_close(n_params, t_params)
     assert_state_close(n_opt, t_opt)
-    # the update changed the numbers, not the parameters' nature
+    # the update changed the numbers, not the parameters' nature (nor their device)
     for p in n_params:
         assert p.is_leaf and p.requires_grad and p.grad_fn is None
-        assert p.dtype == nr.float32
+        assert p.dtype == nr.float32 and p.device.type == device
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad"])

@@ -34,11 +34,11 @@ def _flat(out):
     return [o] + (list(h) if isinstance(h, tuple) else [h])
 
 
-def _backward_both(n_outs, t_outs, seed=0):
+def _backward_both(n_outs, t_outs, seed=0, device="cpu"):
     rng = np.random.default_rng(seed)
     gs = [rng.standard_normal(tuple(t.shape)).astype(np.float32) for t in t_outs]
-    neurona.autograd.backward(n_outs, [neurona.tensor(g) for g in gs])
-    torch.autograd.backward(t_outs, [torch.tensor(g) for g in gs])
+    neurona.autograd.backward(n_outs, [neurona.tensor(g, device=device) for g in gs])
+    torch.autograd.backward(t_outs, [torch.tensor(g, device=device) for g in gs])
 
 
 def _compare_grads(nm, tm, pairs=()):
@@ -55,45 +55,52 @@ def _compare_grads(nm, tm, pairs=()):
        batch_first=st.booleans(), bias=st.booleans(), with_h0=st.booleans(),
        T=st.sampled_from([1, 2, 5]), N=st.integers(1, 3), unbatched=st.booleans(),
        seed=st.integers(0, 2 ** 16))
-def test_parity_with_torch(mode, num_layers, bidir, batch_first, bias, with_h0, T, N,
+def test_parity_with_torch(device, mode, num_layers, bidir, batch_first, bias, with_h0, T, N,
                            unbatched, seed):
     torch.manual_seed(seed)
     H_in, H = 4, 5
     nm, tm = _make(mode, H_in, H, num_layers=num_layers, bidirectional=bidir,
                    batch_first=batch_first, bias=bias)
+    nm.to(device), tm.to(device)
     D = 2 if bidir else 1
     shape = (T, H_in) if unbatched else ((N, T, H_in) if batch_first else (T, N, H_in))
     x = random_array(shape, seed=seed)
-    nx, tx = neurona.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    nx = neurona.tensor(x, requires_grad=True, device=device)
+    tx = torch.tensor(x, requires_grad=True, device=device)
     n_args, t_args, pairs = [nx], [tx], [(nx, tx)]
     if with_h0:
         hs = (D * num_layers, H) if unbatched else (D * num_layers, N, H)
         states = [random_array(hs, seed=seed + 1 + i, low=-1, high=1)
                   for i in range(2 if mode == "LSTM" else 1)]
-        ns = [neurona.tensor(s, requires_grad=True) for s in states]
-        ts = [torch.tensor(s, requires_grad=True) for s in states]
+        ns = [neurona.tensor(s, requires_grad=True, device=device) for s in states]
+        ts = [torch.tensor(s, requires_grad=True, device=device) for s in states]
         pairs += list(zip(ns, ts))
         n_args.append(tuple(ns) if mode == "LSTM" else ns[0])
         t_args.append(tuple(ts) if mode == "LSTM" else ts[0])
     n_outs, t_outs = _flat(nm(*n_args)), _flat(tm(*t_args))
     for n, t in zip(n_outs, t_outs):
+        if device != "cpu":
+            assert n.device.type == device
         assert_close(n, t, kind="transcendental")
-    _backward_both(n_outs, t_outs, seed)
+    _backward_both(n_outs, t_outs, seed, device)
     _compare_grads(nm, tm, pairs)
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("enforce_sorted", [True, False])
 @pytest.mark.parametrize("bidir", [False, True])
-def test_packed_sequences(mode, enforce_sorted, bidir):
+def test_packed_sequences(device, mode, enforce_sorted, bidir):
     torch.manual_seed(0)
     lengths = [5, 3, 3, 1] if enforce_sorted else [2, 5, 1, 4]
     nm, tm = _make(mode, 3, 4, num_layers=2, bidirectional=bidir, batch_first=True)
+    nm.to(device), tm.to(device)
     x = random_array((4, 5, 3), seed=1)
-    nx, tx = neurona.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    nx = neurona.tensor(x, requires_grad=True, device=device)
+    tx = torch.tensor(x, requires_grad=True, device=device)
     D = 2 if bidir else 1
     h0 = random_array((2 * D, 4, 4), seed=2, low=-1, high=1)
-    nh, th = neurona.tensor(h0, requires_grad=True), torch.tensor(h0, requires_grad=True)
+    nh = neurona.tensor(h0, requires_grad=True, device=device)
+    th = torch.tensor(h0, requires_grad=True, device=device)
     nst = (nh, nh * 0.5) if mode == "LSTM" else nh
     tst = (th, th * 0.5) if mode == "LSTM" else th
     np_ = nrnn.pack_padded_sequence(nx, lengths, batch_first=True,
@@ -111,7 +118,7 @@ def test_packed_sequences(mode, enforce_sorted, bidir):
     tpad, tlen = torch.nn.utils.rnn.pad_packed_sequence(tout[0], batch_first=True)
     assert_close(npad, tpad, kind="transcendental")
     assert np.array_equal(nlen.numpy(), tlen.numpy())
-    _backward_both([npad] + n_outs[1:], [tpad] + t_outs[1:])
+    _backward_both([npad] + n_outs[1:], [tpad] + t_outs[1:], device=device)
     _compare_grads(nm, tm, [(nx, tx), (nh, th)])
 
 
@@ -179,7 +186,7 @@ def test_fused_layer_matches_unfused_cells(mode, bidir):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("unbatched", [False, True])
-def test_cells_parity(mode, bias, unbatched):
+def test_cells_parity(device, mode, bias, unbatched):
     torch.manual_seed(1)
     name = {"RNN": "RNNCell", "RNN_relu": "RNNCell", "LSTM": "LSTMCell", "GRU": "GRUCell"}[mode]
     kw = {"nonlinearity": "relu"} if mode == "RNN_relu" else {}
@@ -187,20 +194,22 @@ def test_cells_parity(mode, bias, unbatched):
     nc = getattr(nn, name)(3, 5, bias=bias, **kw)
     nc.load_state_dict({k: neurona.tensor(v.detach().numpy()) for k, v in
                         tc.state_dict().items()})
+    nc.to(device), tc.to(device)
     shape = (3,) if unbatched else (4, 3)
     hshape = (5,) if unbatched else (4, 5)
     x = random_array(shape)
     hs = [random_array(hshape, seed=i + 1, low=-1, high=1)
           for i in range(2 if mode == "LSTM" else 1)]
-    nx, tx = neurona.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    nh = [neurona.tensor(h, requires_grad=True) for h in hs]
-    th = [torch.tensor(h, requires_grad=True) for h in hs]
+    nx = neurona.tensor(x, requires_grad=True, device=device)
+    tx = torch.tensor(x, requires_grad=True, device=device)
+    nh = [neurona.tensor(h, requires_grad=True, device=device) for h in hs]
+    th = [torch.tensor(h, requires_grad=True, device=device) for h in hs]
     no = nc(nx, tuple(nh) if mode == "LSTM" else nh[0])
     to = tc(tx, tuple(th) if mode == "LSTM" else th[0])
     no, to = (list(no), list(to)) if mode == "LSTM" else ([no], [to])
     for n, t in zip(no, to):
         assert_close(n, t, kind="transcendental")
-    _backward_both(no, to)
+    _backward_both(no, to, device=device)
     _compare_grads(nc, tc, [(nx, tx)] + list(zip(nh, th)))
     # no state: zeros
     assert_close(_flat((nc(nx), ()))[0] if mode != "LSTM" else nc(nx)[0],
