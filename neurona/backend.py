@@ -155,13 +155,21 @@ def device_of(a) -> Device:
     return cpu
 
 
+device_moves = 0    # arrays copied to another device so far (optimizers watch it, see
+#                     Optimizer.step: their state follows parameters that moved)
+
+
 def to_device(a, dev: Device):
     """Return ``a`` on ``dev`` (the same array when it is already there)."""
+    global device_moves
     if dev.type == "cpu":
         if type(a) is np.ndarray:
             return a
+        device_moves += 1
         return a.get()
     cp = _require_cuda(dev)
+    if device_of(a) != dev:
+        device_moves += 1
     with cp.cuda.Device(dev.index or 0):
         return cp.asarray(a)
 

@@ -190,3 +190,33 @@ def test_module_and_optimizer_state_follow_to_cuda():
     assert opt2.state[model.weight]["exp_avg"].device.type == "cpu"
     with pytest.raises(RuntimeError, match="same device"):
         model(x)
+    opt2.step()                                 # a CPU step: state on the CPU ...
+    model.cuda()
+    model(x).sum().backward()
+    opt2.step()                                 # ... follows the parameters to the GPU
+    assert opt2.state[model.weight]["exp_avg"].device.type == "cuda"
+
+
+def test_optimizer_state_follows_parameters_that_moved(fake_cupy, monkeypatch):
+    """After a parameter changes device (model.to), the next step moves the optimizer's
+    state there too.  Seen without a GPU: the state is put on the fake 'cuda' and the
+    backend's move counter bumped, as Module.to would; step brings it back to the CPU."""
+    monkeypatch.setattr(_FakeCudaArray, "get", lambda self: self.view(np.ndarray).copy(),
+                        raising=False)
+    twin = [nr.nn.Linear(3, 2) for _ in range(2)]
+    twin[1].load_state_dict(twin[0].state_dict())
+    opts = [nr.optim.Adam(m.parameters(), lr=0.1) for m in twin]
+    x = nr.randn(4, 3)
+    for step in range(2):
+        for m, opt in zip(twin, opts):
+            opt.zero_grad()
+            m(x).sum().backward()
+            if step == 1 and opt is opts[1]:       # state "left behind" on another device
+                st = opt.state[m.weight]
+                st["exp_avg"] = fake_cupy(st["exp_avg"]._data)
+                assert st["exp_avg"].device == nr.device("cuda:0")
+                monkeypatch.setattr(backend, "device_moves", backend.device_moves + 1)
+            opt.step()
+    st = opts[1].state[twin[1].weight]
+    assert type(st["exp_avg"]._data) is np.ndarray              # followed the parameter
+    assert np.array_equal(twin[0].weight.detach().numpy(), twin[1].weight.detach().numpy())

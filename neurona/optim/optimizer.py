@@ -46,6 +46,7 @@ import warnings
 from collections import defaultdict
 from itertools import chain
 
+from .. import backend
 from ..autograd.grad_mode import enable_grad
 from ..backend import xp_of
 from ..tensor import Tensor
@@ -208,9 +209,23 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         self._opt_called = True
+        if backend.device_moves != getattr(self, "_moves_seen", 0):
+            self._state_follows_params()          # some array changed device since
         for group in self.param_groups:
             self._update_group(group)
         return loss
+
+    def _state_follows_params(self) -> None:
+        """Move every state tensor to its parameter's device (after ``model.to('cuda')``
+        on a model whose optimizer has already stepped, as the state was made on the
+        parameter's old device).  Runs only when some array changed device."""
+        self._moves_seen = backend.device_moves
+        for p, st in self.state.items():
+            dev = backend.device_of(p._data)
+            for key, v in st.items():
+                if isinstance(v, Tensor) and backend.device_of(v._data) != dev:
+                    st[key] = Tensor._wrap(backend.to_device(v._data, dev))
+        self._moves_seen = backend.device_moves
 
     step._marks_called = True
 
