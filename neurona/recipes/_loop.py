@@ -97,7 +97,10 @@ def mean_nll(model, windows, carry_state: bool = False) -> float:
                 count += y.size
     finally:
         model.train(was_training)
-    return float(to_host(stack(sums)).sum()) / count if sums else math.nan      # one read
+    total = 0.0
+    for v in (to_host(stack(sums)) if sums else ()):      # one read, summed in order
+        total += float(v)
+    return total / count
 
 
 class CharRun:
@@ -157,7 +160,7 @@ class CharRun:
             if step % eval_every == 0 or step == steps or out_of_time:
                 values = self._read_losses(pending, first_step=step - len(pending) + 1)
                 pending = []
-                self.evaluate(step, float(values.mean()), validate())
+                self.evaluate(step, sum(float(v) for v in values) / len(values), validate())
             if out_of_time:
                 self.say(f"  stopped after {max_minutes} minutes (max_minutes)")
                 break

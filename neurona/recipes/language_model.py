@@ -68,6 +68,8 @@ from .. import nn, optim
 from ..autograd import no_grad
 from ..creation import tensor
 from ..datasets.text import ptb
+from ..ops import stack
+from ..train.readings import to_host
 from ..models import BengioNLM, RNNLanguageModel, detach_state, load_checkpoint
 from ..random import manual_seed
 from ..text import Vocab, WordTokenizer, batchify
@@ -172,7 +174,7 @@ def cross_entropy_per_token(model, ids, batch_size: int = 10, bptt: int = 35) ->
     x, y = x.reshape(B, L), y.reshape(B, L)               # row b: tokens b L .. (b+1) L - 1
     was_training = model.training
     model.eval()
-    total, state = 0.0, None
+    sums, state = [], None
     with no_grad():
         for s in range(0, L, bptt):
             logits, state = model(tensor(np.ascontiguousarray(x[:, s:s + bptt])), state)
@@ -180,9 +182,23 @@ def cross_entropy_per_token(model, ids, batch_size: int = 10, bptt: int = 35) ->
             loss = nn.functional.cross_entropy(
                 logits.reshape(-1, V), tensor(np.ascontiguousarray(y[:, s:s + bptt]).reshape(-1)),
                 ignore_index=IGNORE, reduction="sum")
-            total += float(loss.item())
+            sums.append(loss.detach().double())
     model.train(was_training)
+    total = 0.0
+    for v in (to_host(stack(sums)) if sums else ()):      # one read, summed in order
+        total += float(v)
     return total / n, n
+
+
+def _add_losses(total: float, pending: list) -> float:
+    """total + loss * tokens of each pending step (in order), the losses read back from
+    the device in one copy; empties ``pending``."""
+    if pending:
+        values = to_host(stack([loss.reshape(()).double() for loss, _ in pending]))
+        for v, (_, n) in zip(values, pending):
+            total += float(v) * n
+        pending.clear()
+    return total
 
 
 def perplexity(model, ids, batch_size: int = 10, bptt: int = 35) -> float:
@@ -309,6 +325,7 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
         t_epoch = time.perf_counter()
         model.train()
         loss_sum, tokens, state = 0.0, 0, None
+        pending = []        # (loss tensor, tokens): read at log points, not every step
         if arch == "bengio":
             batches = _bengio_batches(ids["train"], hp["context_size"], eos,
                                       int(hp["batch_size"]), rng)
@@ -329,16 +346,18 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
             if hp["clip_grad_norm"]:
                 nn.utils.clip_grad_norm_(model.parameters(), hp["clip_grad_norm"])
             optimizer.step()
-            loss_sum += float(loss.item()) * y.size
+            pending.append((loss.detach(), y.size))
             tokens += y.size
             steps += 1
             if i % log_every == 0:
+                loss_sum = _add_losses(loss_sum, pending)
                 _log(quiet, f"  epoch {epoch} step {i}/{n_batches}  train ppl "
                             f"{math.exp(loss_sum / tokens):8.2f}  "
                             f"({time.perf_counter() - t_epoch:.0f} s)")
             if (max_steps is not None and steps >= max_steps) or time.perf_counter() > deadline:
                 stop = True
                 break
+        loss_sum = _add_losses(loss_sum, pending)
         val_ppl = perplexity(model, ids["valid"], **evaluation)
         history["perplexity"].append(math.exp(loss_sum / max(1, tokens)))
         history["val_perplexity"].append(val_ppl)
