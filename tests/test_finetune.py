@@ -196,3 +196,24 @@ def test_plot_curves_draws_both_history_layouts(history, xlabel, tmp_path):
     _assert_png(path)
     assert seen["xlabel"] == xlabel and seen["n_axes"] == 2          # accuracy on the right
     assert seen["lines"][1:] == ["validation", "validation accuracy"]
+
+
+def test_param_groups_layer_decay_and_head_lr():
+    """Layer-wise learning-rate decay: layer l of L at lr xi^(L-l), the embeddings at
+    lr xi^(L+1), the head at head_lr; the defaults give one group at lr."""
+    from neurona.models.classifier_heads import SentenceClassifier
+    from neurona.recipes.finetune import param_groups
+    model = SentenceClassifier(_tiny_bert())
+    L = len(model.encoder.encoder.layer)
+    rate_of = lambda groups: {id(p): g["lr"] for g in groups for p in g["params"]}
+    rates = rate_of(param_groups(model, {"lr": 1e-3, "layer_decay": 0.5, "head_lr": 0.1}))
+    named = dict(model.named_parameters())
+    assert len(rates) == len(named)
+    assert rates[id(named["classifier.weight"])] == 0.1
+    assert rates[id(named["encoder.embeddings.word_embeddings.weight"])] == 1e-3 * 0.5 ** (L + 1)
+    for l in range(L):
+        w = named[f"encoder.encoder.layer.{l}.attention.self.query.weight"]
+        assert rates[id(w)] == 1e-3 * 0.5 ** (L - l)
+    single = param_groups(model, {"lr": 2e-5})
+    assert len(single) == 1 and single[0]["lr"] == 2e-5
+    assert len(single[0]["params"]) == len(named)

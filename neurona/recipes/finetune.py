@@ -57,7 +57,7 @@ LABEL_NAMES = ["negative", "positive"]
 FILE = "finetune.safetensors"
 
 _COMMON = dict(max_length=128, val_fraction=0.1, dropout=0.1, weight_decay=0.01,
-               warmup=0.1, eval_batch_size=64)
+               warmup=0.1, eval_batch_size=64, layer_decay=1.0, head_lr=None)
 DEFAULTS = {
     "head": dict(_COMMON, lr=1e-2, epochs=30, batch_size=64, weight_decay=0.0),
     "full": dict(_COMMON, lr=3e-5, epochs=1, batch_size=32),
@@ -162,6 +162,33 @@ def _fit_head(model, feats, ys, h, rng, say, max_steps, deadline):
     return hist, best, steps, stopped
 
 
+def param_groups(model, h) -> list[dict]:
+    """The trainable parameters in AdamW groups with their own learning rates.
+
+    * layer-wise learning-rate decay (``layer_decay`` = xi < 1): encoder layer l of L
+      (0-based) trains at lr * xi^(L - l), the embeddings at lr * xi^(L + 1), so the lower,
+      more general layers move less than the top ones (Howard & Ruder 2018; ELECTRA);
+    * ``head_lr``: the freshly initialised classifier (and anything outside the encoder)
+      at its own rate (default: ``lr``).
+    With the defaults (xi = 1, no head_lr) this is one group at ``lr``."""
+    lr, xi = h["lr"], h.get("layer_decay", 1.0)
+    n_layers = len(model.encoder.encoder.layer)
+    groups: dict = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if name.startswith("encoder.embeddings."):
+            rate = lr * xi ** (n_layers + 1)
+        elif name.startswith("encoder.encoder.layer."):
+            rate = lr * xi ** (n_layers - int(name.split(".")[3]))
+        elif name.startswith("encoder."):
+            rate = lr                                   # the pooler
+        else:
+            rate = h.get("head_lr") or lr               # the classifier head
+        groups.setdefault(rate, []).append(p)
+    return [{"params": ps, "lr": rate} for rate, ps in groups.items()]
+
+
 def _fit_encoder(model, tok, data, h, rng, say, max_steps, deadline, eval_every):
     """Train the trainable parameters of the whole model (full or LoRA) with AdamW and a
     linear warm-up / decay; validation every ``eval_every`` steps and at the end."""
@@ -175,7 +202,7 @@ def _fit_encoder(model, tok, data, h, rng, say, max_steps, deadline, eval_every)
                                                                  per_epoch * h["epochs"])
     warm = max(1, int(h["warmup"] * total))
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = AdamW(params, lr=h["lr"], weight_decay=h["weight_decay"])
+    opt = AdamW(param_groups(model, h), lr=h["lr"], weight_decay=h["weight_decay"])
     sched = LambdaLR(opt, lambda t: min((t + 1) / warm, max(0.0, (total - t) / max(
         1, total - warm))))
     hist = {"step": [], "step_loss": [], "eval_step": [], "val_loss": [], "val_accuracy": []}
