@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from ._report import log as _log, save_run
+from ..train.readings import read_scalars
 
 from .. import nn, optim
 from ..autograd import no_grad
@@ -351,6 +352,7 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
         t_epoch = time.perf_counter()
         model.train()
         loss_sum = correct = total = 0
+        pending = []     # (loss, correct, n): on the device until the epoch's end
         for idx in bucket_batches(lengths, int(hp["batch_size"]), rng):
             words, chars, lens, targets = make_batch([data["train"][i] for i in idx])
             logits = model(words, chars, lens)                      # (N, T, K)
@@ -362,13 +364,18 @@ def train(dataset=DEFAULT, *, data_dir=None, out=None, arch=None, epochs=None, l
             optimizer.step()
             real = targets != IGNORE
             n = int(real.sum())
-            loss_sum += float(loss) * n
-            correct += int((logits.detach().numpy().argmax(-1) == targets)[real].sum())
+            hits = (logits.detach().argmax(-1) == tensor(np.where(real, targets, -1))).sum()
+            pending.append((loss, hits, n))
             total += n
             steps += 1
             if (max_steps is not None and steps >= max_steps) or time.perf_counter() > deadline:
                 stop = True
                 break
+        # the epoch's losses and counts, read back in one copy (no per-step GPU wait)
+        values = read_scalars([p[0] for p in pending] + [p[1] for p in pending])
+        for (_, _, n), value, hits in zip(pending, values, values[len(pending):]):
+            loss_sum += float(value) * n
+            correct += int(hits)
         scheduler.step()
         dev = evaluate(model, data["dev"], hp["eval_batch_size"], loss_fn)
         history["loss"].append(loss_sum / max(1, total))

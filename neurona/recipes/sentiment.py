@@ -77,6 +77,7 @@ from ..autograd import no_grad
 from ..creation import tensor
 from ..datasets._files import data_search_path
 from ._report import write_metrics
+from ..train.readings import read_scalars
 from ..models import (EmbeddingBagClassifier, LSTMClassifier, load_checkpoint,
                       save_checkpoint)
 from ..random import manual_seed
@@ -282,6 +283,7 @@ def _fit(model, enc, labels, h, rng, say, max_steps=None, deadline=None, unk=1) 
     for epoch in range(1, int(h["epochs"]) + 1):
         t0 = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
+        pending = []     # (step, loss, correct, n): on the device until the epoch's end
         for idx in length_buckets(lengths_tr, int(h["batch_size"]), rng):
             ids, lengths = _batch(enc["train"], idx, h["word_dropout"], rng, unk)
             y = tensor(y_tr[idx])
@@ -293,13 +295,7 @@ def _fit(model, enc, labels, h, rng, say, max_steps=None, deadline=None, unk=1) 
                 nn.utils.clip_grad_norm_(model.parameters(), h["clip_grad_norm"])
             optimizer.step()
             steps += 1
-            value = loss.item()
-            if not math.isfinite(value):
-                raise FloatingPointError(f"sentiment: the loss became {value} at step {steps}; "
-                                         f"lower the learning rate (lr={h['lr']})")
-            history["step_loss"].append(value)
-            loss_sum += value * len(idx)
-            correct += int((logits.detach().numpy().argmax(1) == y_tr[idx]).sum())
+            pending.append((steps, loss, (logits.detach().argmax(1) == y).sum(), len(idx)))
             seen += len(idx)
             if max_steps is not None and steps >= max_steps:
                 stopped = f"max_steps={max_steps}"
@@ -307,6 +303,16 @@ def _fit(model, enc, labels, h, rng, say, max_steps=None, deadline=None, unk=1) 
             if deadline is not None and time.perf_counter() > deadline:
                 stopped = f"max_minutes={max_minutes}"
                 break
+        # the epoch's losses and counts, read back in one copy (no per-step GPU wait)
+        values = read_scalars([p[1] for p in pending] + [p[2] for p in pending])
+        for (step, _, _, n), value, right in zip(pending, values, values[len(pending):]):
+            value = float(value)
+            if not math.isfinite(value):
+                raise FloatingPointError(f"sentiment: the loss became {value} at step {step}; "
+                                         f"lower the learning rate (lr={h['lr']})")
+            history["step_loss"].append(value)
+            loss_sum += value * n
+            correct += int(right)
         val = evaluate(model, enc["val"], y_va)
         history["epoch"].append(epoch)
         history["train_loss"].append(loss_sum / max(seen, 1))

@@ -94,3 +94,12 @@ def all_finite(tensors):
             f = isfinite(t).all()
             ok = f if ok is None else ok.logical_and(f)
     return ok
+
+
+def read_scalars(tensors) -> np.ndarray:
+    """Many 0-d tensors (losses, counts) as one float64 NumPy array: one device-to-host
+    copy for all of them instead of one ``.item()`` each."""
+    from ..ops import stack
+    if not tensors:
+        return np.zeros(0)
+    return to_host(stack([t.detach().reshape(()).double() for t in tensors]))
