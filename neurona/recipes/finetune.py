@@ -48,6 +48,7 @@ from ..autograd import no_grad
 from ..nn import functional as F
 from ..random import manual_seed
 from ..tensor import Tensor
+from ..train.readings import read_scalars
 from ._report import log, write_metrics
 
 __all__ = ["train", "predict", "load_finetuned", "DEFAULTS", "embed_texts", "plot_curves"]
@@ -141,7 +142,7 @@ def _fit_head(model, feats, ys, h, rng, say, max_steps, deadline):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(loss.item())
+            losses.append(loss.detach())          # read once, at the epoch's end
             steps += 1
             if max_steps is not None and steps >= max_steps:
                 stopped = "max_steps"
@@ -150,7 +151,7 @@ def _fit_head(model, feats, ys, h, rng, say, max_steps, deadline):
         with no_grad():
             va = _scores(model.head(U_va).numpy(), y_va)
         hist["epoch"].append(epoch)
-        hist["train_loss"].append(float(np.mean(losses)))
+        hist["train_loss"].append(float(np.mean(read_scalars(losses))))
         hist["val_loss"].append(va["loss"])
         hist["val_accuracy"].append(va["accuracy"])
         if va["accuracy"] > best["val_accuracy"]:
@@ -208,6 +209,11 @@ def _fit_encoder(model, tok, data, h, rng, say, max_steps, deadline, eval_every)
     hist = {"step": [], "step_loss": [], "eval_step": [], "val_loss": [], "val_accuracy": []}
     best = {"val_accuracy": -1.0, "step": 0, "state": None}
     steps, stopped, t0 = 0, "epochs", time.perf_counter()
+    pending = []      # step losses on the device, moved to hist at log points (one copy)
+
+    def read_pending():
+        hist["step_loss"].extend(float(v) for v in read_scalars(pending))
+        pending.clear()
 
     def validate():
         va = _scores(_logits(model, tok, va_texts, h), y_va)
@@ -235,8 +241,9 @@ def _fit_encoder(model, tok, data, h, rng, say, max_steps, deadline, eval_every)
             sched.step()
             steps += 1
             hist["step"].append(steps)
-            hist["step_loss"].append(loss.item())
+            pending.append(loss.detach())
             if steps % 20 == 0:
+                read_pending()
                 say(f"  step {steps}/{total}: loss {np.mean(hist['step_loss'][-20:]):.4f}, "
                     f"{(time.perf_counter() - t0) / steps:.2f} s/step")
             if max_steps is not None and steps >= max_steps:
@@ -249,6 +256,7 @@ def _fit_encoder(model, tok, data, h, rng, say, max_steps, deadline, eval_every)
                 validate()
         if done:
             break
+    read_pending()
     if not hist["eval_step"] or hist["eval_step"][-1] != steps:
         validate()
     return hist, best, steps, stopped
