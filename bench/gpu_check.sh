@@ -101,9 +101,10 @@ else
 fi
 
 # 3. the CUDA parity tests: every test with "cuda" in its name or id, in the test files that
-#    mention CUDA (others may import what a GPU image lacks: playwright, uvicorn...);
+#    mention CUDA or take the conftest's `device` fixture (device=device: the [cuda] cases;
+#    others may import what a GPU image lacks: playwright, uvicorn...);
 #    GPU_CHECK_TESTS names the files instead, as tests/test_gpu_check.py does.
-TEST_FILES="${GPU_CHECK_TESTS:-$(grep -l -E 'cuda|DEVICES' tests/test_*.py | tr '\n' ' ')}"
+TEST_FILES="${GPU_CHECK_TESTS:-$(grep -l -E 'cuda|DEVICES|device=device' tests/test_*.py | tr '\n' ' ')}"
 echo "CUDA test files: $TEST_FILES"
 step tests 150 env OMP_NUM_THREADS=1 "$PY" -m pytest -q -rs -p no:cacheprovider -k cuda \
   --junitxml="$RESULTS/junit-cuda.xml" $TEST_FILES
