@@ -150,3 +150,21 @@ def test_char_run_reads_losses_once_per_evaluation(host_reads, tmp_path):
         return nr.tensor(float("nan") if step == 6 else 1.0)
     with pytest.raises(FloatingPointError, match="at step 7"):
         run.train(bad_step, steps=20, eval_every=5, max_minutes=None, validate=lambda: 1.0)
+
+
+@pytest.mark.skipif(not nr.backend.cuda_is_available(),
+                    reason="no CUDA GPU: CuPy is not installed or sees no device")
+def test_fit_on_cuda_reads_back_only_at_log_points(host_reads):
+    """The same bound on the GPU, where each read is a real device-to-host copy."""
+    def run(device):
+        model = _model()
+        host_reads.clear()
+        hist = fit(model, _data(), epochs=2, loss_fn=nn.CrossEntropyLoss(),
+                   metrics=("accuracy",), optimizer=optim.Adam(model.parameters(), lr=0.01),
+                   progress=False, log_every=4, device=device)
+        assert model[0].weight.device.type == device
+        assert len(host_reads) == 2 * (3 + 2), host_reads
+        return hist
+    on_gpu, on_cpu = run("cuda"), run("cpu")      # the same training on both devices
+    np.testing.assert_allclose(on_gpu["loss"], on_cpu["loss"], rtol=1e-4)
+    assert on_gpu["accuracy"] == on_cpu["accuracy"]
