@@ -154,7 +154,8 @@ def test_lora_steps_lower_the_loss(rt_slices, tmp_path):
     loss = r["history"]["step_loss"]
     assert len(loss) == 6 and loss[-1] < loss[0] - 0.05, loss
     assert r["history"]["eval_step"] == [3, 6]
-    assert r["metrics"]["trainable_parameters"] == 6 * 2 * 8 * (384 + 384) + 770
+    # r = 8 adapters (A: 8x384, B: 384x8) on query, key and value of 6 layers, + the head
+    assert r["metrics"]["trainable_parameters"] == 6 * 3 * 8 * (384 + 384) + 770
     assert r["plots"] == [str(tmp_path / "training_curves.png")]
     _assert_png(r["plots"][0])
     # plots=False (or no out): no picture
