@@ -15,43 +15,14 @@ Afterwards, from the command line:
 
     neurona generate runs/gpt-char/model.safetensors --prompt "JULIET:" --temperature 0.8
 """
-import argparse
-import sys
-
-from neurona.models.generation import generate_text, load_causal_lm
 from neurona.recipes import gpt_char
+from neurona.recipes._loop import example_main
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", help="the folder holding tiny-shakespeare/ "
-                                           "(default: ./data, ../shared/data)")
-    parser.add_argument("--out", default="runs/gpt-char", help="where the checkpoint, "
-                        "metrics.json and loss_curves.png go (default runs/gpt-char)")
-    parser.add_argument("--max-minutes", type=float, default=gpt_char.FULL_RUN_MINUTES,
-                        help="stop training after this long (default %(default)s)")
-    parser.add_argument("--max-steps", type=int, help="stop training after this many steps")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--prompt", default="ROMEO:")
-    parser.add_argument("--temperature", type=float, default=0.8)
-    parser.add_argument("--chars", type=int, default=500, help="length of the final sample")
-    args = parser.parse_args(argv)
-
-    result = gpt_char.train(data_dir=args.data_dir, out=args.out, seed=args.seed,
-                            max_minutes=args.max_minutes, max_steps=args.max_steps)
-    m = result["metrics"]
-    print(f"\nvalidation loss {m['val_loss']:.3f} nats/char ({m['val_bits_per_char']:.2f} "
-          f"bits/char) at step {m['best_step']} of {m['steps']}, "
-          f"{result['wall_s'] / 60:.1f} min; checkpoint {result['checkpoint']}")
-
-    # reload the best checkpoint, as a user would, and stream a sample
-    model, tokenizer = load_causal_lm(result["checkpoint"])
-    print(f"\n--- {args.chars} characters at temperature {args.temperature} ---\n")
-    sys.stdout.write(args.prompt)
-    # more characters than the 128 the model reads: generate slides the window itself
-    generate_text(model, tokenizer, args.prompt, args.chars, temperature=args.temperature,
-                  seed=args.seed, stream=sys.stdout)
-    print()
+    # train, print the validation loss, reload the best checkpoint and stream a sample
+    return example_main(gpt_char, argv, __doc__.split("\n")[0], out="runs/gpt-char",
+                        max_minutes=gpt_char.FULL_RUN_MINUTES)
 
 
 if __name__ == "__main__":

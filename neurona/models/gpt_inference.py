@@ -37,9 +37,6 @@ from ..tensor import Tensor
 
 __all__ = ["KVBuffers", "fast_path_applies", "gpt_forward_arrays"]
 
-_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
-
-
 class KVBuffers:
     """Keys and values of every layer, preallocated: ``k``, ``v`` (n_layer, N, n_head,
     capacity, d_k); ``length`` = how many positions the newest state written here uses."""
@@ -121,28 +118,13 @@ def _linear(x, lin):
 
 
 def _activation(z, act):
-    """The MLP's nonlinearity, in place on z."""
+    """The MLP's nonlinearity on the array z: the GELU op's own forward (the same
+    arithmetic as the modules, blocked kernels included), or max(z, 0) in place."""
     from .. import nn
-    xp = xp_of(z)
+    from ..ops.pointwise import GELU
     if type(act) is nn.ReLU:
-        return xp.maximum(z, 0, out=z)
-    if act.approximate == "tanh":          # z (1 + tanh(sqrt(2/pi)(z + 0.044715 z^3))) / 2
-        t = z * z
-        t *= 0.044715
-        t += 1
-        t *= z
-        t *= _SQRT_2_OVER_PI
-        xp.tanh(t, out=t)
-        t += 1
-        t *= 0.5
-        z *= t
-        return z
-    from ..ops.special import erf, normal_cdf_float32   # exact: z Phi(z)
-    if xp is np and z.dtype == np.float32:
-        z *= normal_cdf_float32(z)
-    else:
-        z *= 0.5 * (1 + erf(z * (1 / math.sqrt(2))))
-    return z
+        return xp_of(z).maximum(z, 0, out=z)
+    return GELU.__new__(GELU).forward(z, approximate=act.approximate)
 
 
 def _softmax_rows(s):

@@ -219,7 +219,6 @@ class Optimizer:
         """Move every state tensor to its parameter's device (after ``model.to('cuda')``
         on a model whose optimizer has already stepped, as the state was made on the
         parameter's old device).  Runs only when some array changed device."""
-        self._moves_seen = backend.device_moves
         for p, st in self.state.items():
             dev = backend.device_of(p._data)
             for key, v in st.items():

@@ -27,6 +27,7 @@ batches and their learning-rate schedule -- and in nothing else. What they share
 from __future__ import annotations
 
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -35,7 +36,8 @@ import numpy as np
 from ..tensor import Tensor
 from ._report import log, write_metrics
 
-__all__ = ["options", "char_data", "mean_nll", "CharRun", "char_metrics", "plot_curves"]
+__all__ = ["options", "char_data", "mean_nll", "CharRun", "char_metrics", "plot_curves",
+           "example_main"]
 
 
 def options(name: str, defaults: dict, given: dict, lr=None, batch_size=None) -> dict:
@@ -264,3 +266,40 @@ def plot_curves(history: dict, path, model_name: str = "char-LSTM") -> str:
          "validation": (steps, history["val_loss"])}, path, xlabel="step",
         ylabel="cross-entropy (nats per character)",
         title=f"{model_name} on tiny-shakespeare (best validation {best:.3f})")
+
+
+def example_main(recipe, argv, description: str, out: str, max_minutes=None) -> dict:
+    """The command line of ``examples/12`` and ``examples/13``: train a character model
+    with ``recipe.train`` (:mod:`.char_lstm` or :mod:`.gpt_char`), print the validation
+    loss, then reload the best checkpoint as a user would and stream a sample from
+    ``--prompt`` (longer than a GPT's window: ``generate_text`` slides it).  Returns the
+    recipe's result."""
+    import argparse
+    from ..models.generation import generate_text, load_causal_lm
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data-dir", help="the folder holding tiny-shakespeare/ "
+                                           "(default: ./data, ../shared/data)")
+    parser.add_argument("--out", default=out, help="where the checkpoint, metrics.json "
+                        f"and loss_curves.png go (default {out})")
+    parser.add_argument("--max-minutes", type=float, default=max_minutes,
+                        help="stop training after this long (default %(default)s)")
+    parser.add_argument("--max-steps", type=int, help="stop training after this many steps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prompt", default="ROMEO:")
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--chars", type=int, default=500, help="length of the final sample")
+    args = parser.parse_args(argv)
+
+    result = recipe.train(data_dir=args.data_dir, out=args.out, seed=args.seed,
+                          max_minutes=args.max_minutes, max_steps=args.max_steps)
+    m = result["metrics"]
+    print(f"\nvalidation loss {m['val_loss']:.3f} nats/char ({m['val_bits_per_char']:.2f} "
+          f"bits/char) at step {m['best_step']} of {m['steps']}, "
+          f"{result['wall_s'] / 60:.1f} min; checkpoint {result['checkpoint']}")
+    model, tokenizer = load_causal_lm(result["checkpoint"])
+    print(f"\n--- {args.chars} characters at temperature {args.temperature} ---\n")
+    sys.stdout.write(args.prompt)
+    generate_text(model, tokenizer, args.prompt, args.chars, temperature=args.temperature,
+                  seed=args.seed, stream=sys.stdout)
+    print()
+    return result
