@@ -164,6 +164,68 @@ def test_lora_steps_lower_the_loss(rt_slices, tmp_path):
     assert r["plots"] == [] and not (tmp_path / "no-plots" / "training_curves.png").exists()
 
 
+def test_average_states_is_the_elementwise_mean():
+    from neurona.recipes.finetune import average_states
+    rng = np.random.default_rng(0)
+    states = [{"w": rng.standard_normal((3, 4)).astype(np.float32),
+               "b": rng.standard_normal(4).astype(np.float32)} for _ in range(3)]
+    mean = average_states(states)
+    for k in ("w", "b"):
+        assert mean[k].dtype == np.float32
+        assert_close(mean[k], (states[0][k] + states[1][k] + states[2][k]) / 3, atol=1e-6)
+
+
+def test_checkpoint_averaging_is_validated_and_kept_when_not_worse(rt_slices, monkeypatch):
+    from neurona.recipes import finetune
+    tr = rt_slices("train", 16)
+    # validation on the training snippets: the fitted states and their mean all reach
+    # 1.0 on them, so the mean (kept when not worse) is kept
+    texts = {"train": tr, "val": tr, "test": rt_slices("test", 8)}
+    kw = dict(arch="lora", texts=texts, quiet=True, epochs=8, batch_size=16, lr=1e-2,
+              warmup=0.0, dropout=0.0, eval_every=1)
+    r = finetune.train(average=2, **kw)
+    h, m = r["history"], r["metrics"]
+    assert h["eval_step"] == list(range(1, 9))
+    assert h["val_accuracy"][-2:] == [1.0, 1.0] and h["average_val_accuracy"] == 1.0
+    assert m["best_step"] == "mean of 2" and m["val_accuracy"] == 1.0
+    # the kept weights are the mean of the two states handed to average_states
+    seen = []
+
+    def recording(states):
+        seen.append(states)
+        return average(states)
+    average = finetune.average_states
+    monkeypatch.setattr(finetune, "average_states", recording)
+    r = finetune.train(average=2, **kw)
+    (states,) = seen
+    assert len(states) == 2 and not np.array_equal(states[0]["classifier.weight"],
+                                                   states[1]["classifier.weight"])
+    kept = finetune._trainable_state(r["model"])
+    for k in states[0]:
+        assert_close(kept[k], (states[0][k] + states[1][k]) / 2, atol=1e-6)
+    without = finetune.train(**kw)
+    assert "average_val_accuracy" not in without["history"]
+    assert without["metrics"]["best_step"] == h["val_accuracy"].index(1.0) + 1
+    with pytest.raises(ValueError, match="unknown options"):
+        finetune.train(averages=2, **kw)
+
+
+@pytest.mark.parametrize("device", [d for d in __import__("helpers").DEVICES if d != "cpu"]
+                         or [pytest.param("cuda", marks=pytest.mark.skip(
+                             reason="no CUDA GPU: CuPy is not installed or sees no device"))])
+def test_finetune_on_cuda_matches_cpu(rt_slices, device):
+    from neurona.recipes import finetune
+    texts = {"train": rt_slices("train", 16), "val": rt_slices("val", 8),
+             "test": rt_slices("test", 8)}
+    kw = dict(arch="full", texts=texts, quiet=True, max_steps=2, batch_size=8, dropout=0.0,
+              eval_every=1)
+    cpu, gpu = finetune.train(**kw), finetune.train(device=device, **kw)
+    assert_close(np.array(gpu["history"]["step_loss"]), np.array(cpu["history"]["step_loss"]),
+                 atol=2e-4)
+    assert next(iter(gpu["model"].parameters())).device.type == "cuda"
+    assert abs(gpu["metrics"]["test_accuracy"] - cpu["metrics"]["test_accuracy"]) <= 1 / 8
+
+
 def _assert_png(path):
     from pathlib import Path
     data = Path(path).read_bytes()

@@ -34,7 +34,8 @@ import numpy as np
 
 from .. import nn
 from ..nn import functional as F
-from ..creation import arange
+from ..creation import arange, zeros
+from ..dtypes import int64
 from ..tensor import Tensor
 from ._common import ZooModel
 
@@ -58,10 +59,11 @@ class BertModelOutput(NamedTuple):
     pooler_output: Tensor | None
 
 
-def _tensor(x, dtype=None) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    return Tensor(np.asarray(x) if dtype is None else np.asarray(x, dtype=dtype))
+def _tensor(x, device=None) -> Tensor:
+    """``x`` (a Tensor, NumPy array or nested list) as a Tensor on ``device`` (the model's:
+    token ids given as NumPy arrays go to the GPU with a model that is there)."""
+    t = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+    return t if device is None or t.device == device else t.to(device)
 
 
 def _attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None,
@@ -262,7 +264,8 @@ class BertModel(ZooModel):
         return cls(**kw)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> BertModelOutput:
-        ids = _tensor(input_ids)
+        device = self.embeddings.word_embeddings.weight.device
+        ids = _tensor(input_ids, device)
         if ids.ndim != 2 or ids.dtype.is_floating_point:
             raise ValueError(f"BertModel: input_ids must be integer token ids of shape (N, T); "
                              f"got shape {tuple(ids.shape)}, dtype {ids.dtype}")
@@ -272,11 +275,11 @@ class BertModel(ZooModel):
             raise ValueError(f"BertModel: sequences of {T} tokens are longer than the "
                              f"{limit} positions the model has; truncate them "
                              f"(encode_batch(..., truncation=True, max_length={limit}))")
-        token_type_ids = (Tensor(np.zeros((N, T), dtype=np.int64)) if token_type_ids is None
-                          else _tensor(token_type_ids))
+        token_type_ids = (zeros(N, T, dtype=int64, device=device) if token_type_ids is None
+                          else _tensor(token_type_ids, device))
         mask = None
         if attention_mask is not None:
-            m = _tensor(attention_mask)
+            m = _tensor(attention_mask, device)
             if tuple(m.shape) != (N, T):
                 raise ValueError(f"BertModel: attention_mask has shape {tuple(m.shape)} but "
                                  f"input_ids has shape {(N, T)}; they must match")

@@ -61,14 +61,15 @@ from ..tensor import Tensor
 from ..train.readings import read_scalars
 from ._report import log, write_metrics
 
-__all__ = ["train", "predict", "load_finetuned", "DEFAULTS", "embed_texts", "plot_curves"]
+__all__ = ["train", "predict", "load_finetuned", "DEFAULTS", "embed_texts", "plot_curves",
+           "average_states"]
 
 DATASET = "rt-polarity"
 LABEL_NAMES = ["negative", "positive"]
 FILE = "finetune.safetensors"
 
 _COMMON = dict(max_length=128, val_fraction=0.1, dropout=0.1, weight_decay=0.01,
-               warmup=0.1, eval_batch_size=64, layer_decay=1.0, head_lr=None)
+               warmup=0.1, eval_batch_size=64, layer_decay=1.0, head_lr=None, average=0)
 DEFAULTS = {
     "head": dict(_COMMON, lr=1e-2, epochs=30, batch_size=64, weight_decay=0.0),
     "full": dict(_COMMON, lr=5e-5, epochs=3, batch_size=32),
@@ -100,7 +101,7 @@ def embed_texts(model, tok, texts, batch_size=64, max_length=128) -> np.ndarray:
     model.eval()
     with no_grad():
         for idx, ids, mask in _batches(tok, texts, batch_size, max_length, order):
-            out[idx] = model.embed(ids, mask).numpy()
+            out[idx] = model.embed(ids, mask).cpu().numpy()
     model.train(was)
     return out
 
@@ -113,7 +114,7 @@ def _logits(model, tok, texts, h) -> np.ndarray:
     with no_grad():
         for idx, ids, mask in _batches(tok, texts, h["eval_batch_size"], h["max_length"],
                                        order):
-            out[idx] = model(ids, mask).numpy()
+            out[idx] = model(ids, mask).cpu().numpy()
     model.train(was)
     return out
 
@@ -128,27 +129,37 @@ def _scores(logits: np.ndarray, y) -> dict:
 
 def _trainable_state(model) -> dict:
     names = {n for n, p in model.named_parameters() if p.requires_grad}
-    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items() if k in names}
+    return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()
+            if k in names}
+
+
+def average_states(states: list[dict]) -> dict:
+    """The element-wise mean of several trainable states (checkpoint averaging: the mean
+    of the weights at the last evaluations of one run, Izmailov et al. 2018 "Averaging
+    weights leads to wider optima"), in float32."""
+    return {k: (np.sum([s[k] for s in states], axis=0, dtype=np.float64) / len(states))
+            .astype(states[0][k].dtype) for k in states[0]}
 
 
 def _restore(model, state: dict) -> None:
     model.load_state_dict({k: Tensor(v) for k, v in state.items()}, strict=False)
 
 
-def _fit_head(model, feats, ys, h, rng, say, max_steps, deadline):
+def _fit_head(model, feats, ys, h, rng, say, max_steps, deadline, device):
     """Train the head alone on cached embeddings; the best validation epoch is kept."""
     (u_tr, u_va), (y_tr, y_va) = feats, ys
     from ..optim import Adam
     opt = Adam(model.classifier.parameters(), lr=h["lr"], weight_decay=h["weight_decay"])
     hist = {"epoch": [], "train_loss": [], "val_loss": [], "val_accuracy": []}
     best, steps, stopped = {"val_accuracy": -1.0, "epoch": 0, "state": None}, 0, "epochs"
-    U_va = Tensor(u_va)
+    U_va = Tensor(u_va).to(device)
     for epoch in range(1, h["epochs"] + 1):
         model.train()
         perm, losses = rng.permutation(len(y_tr)), []
         for i in range(0, len(perm), h["batch_size"]):
             idx = perm[i:i + h["batch_size"]]
-            loss = F.cross_entropy(model.head(Tensor(u_tr[idx])), Tensor(y_tr[idx]))
+            loss = F.cross_entropy(model.head(Tensor(u_tr[idx]).to(device)),
+                                   Tensor(y_tr[idx]).to(device))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -159,7 +170,7 @@ def _fit_head(model, feats, ys, h, rng, say, max_steps, deadline):
                 break
         model.eval()
         with no_grad():
-            va = _scores(model.head(U_va).numpy(), y_va)
+            va = _scores(model.head(U_va).cpu().numpy(), y_va)
         hist["epoch"].append(epoch)
         hist["train_loss"].append(float(np.mean(read_scalars(losses))))
         hist["val_loss"].append(va["loss"])
@@ -200,9 +211,12 @@ def param_groups(model, h) -> list[dict]:
     return [{"params": ps, "lr": rate} for rate, ps in groups.items()]
 
 
-def _fit_encoder(model, tok, data, h, rng, say, max_steps, deadline, eval_every):
+def _fit_encoder(model, tok, data, h, rng, say, max_steps, deadline, eval_every, device):
     """Train the trainable parameters of the whole model (full or LoRA) with AdamW and a
-    linear warm-up / decay; validation every ``eval_every`` steps and at the end."""
+    linear warm-up / decay; validation every ``eval_every`` steps and at the end.  With
+    ``h["average"]`` = k > 1 the mean of the states at the last k validations is
+    validated too, and kept as ``best`` when it does at least as well as the best single
+    state (the choice is made on validation, as the checkpoint's)."""
     from ..optim import AdamW
     from ..optim.lr_scheduler import LambdaLR
     from .sentiment import length_buckets
@@ -218,6 +232,7 @@ def _fit_encoder(model, tok, data, h, rng, say, max_steps, deadline, eval_every)
         1, total - warm))))
     hist = {"step": [], "step_loss": [], "eval_step": [], "val_loss": [], "val_accuracy": []}
     best = {"val_accuracy": -1.0, "step": 0, "state": None}
+    recent = []       # the states at the last h["average"] validations
     steps, stopped, t0 = 0, "epochs", time.perf_counter()
     pending = []      # step losses on the device, moved to hist at log points (one copy)
 
@@ -232,9 +247,12 @@ def _fit_encoder(model, tok, data, h, rng, say, max_steps, deadline, eval_every)
         hist["val_accuracy"].append(va["accuracy"])
         say(f"  step {steps}/{total}: val accuracy {va['accuracy']:.4f} (loss "
             f"{va['loss']:.4f}), {time.perf_counter() - t0:.0f} s")
+        state = _trainable_state(model) if (va["accuracy"] > best["val_accuracy"]
+                                            or h["average"] > 1) else None
+        if h["average"] > 1:
+            recent[:] = (recent + [state])[-h["average"]:]
         if va["accuracy"] > best["val_accuracy"]:
-            best.update(val_accuracy=va["accuracy"], step=steps,
-                        state=_trainable_state(model))
+            best.update(val_accuracy=va["accuracy"], step=steps, state=state)
 
     done = False
     for epoch in range(h["epochs"]):
@@ -243,7 +261,7 @@ def _fit_encoder(model, tok, data, h, rng, say, max_steps, deadline, eval_every)
             b = tok.encode_batch([tr_texts[j] for j in idx], padding=True, truncation=True,
                                  max_length=h["max_length"])
             loss = F.cross_entropy(model(b["input_ids"], b["attention_mask"]),
-                                   Tensor(y_tr[idx]))
+                                   Tensor(y_tr[idx]).to(device))
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(params, 1.0)
@@ -269,13 +287,22 @@ def _fit_encoder(model, tok, data, h, rng, say, max_steps, deadline, eval_every)
     read_pending()
     if not hist["eval_step"] or hist["eval_step"][-1] != steps:
         validate()
+    if len(recent) > 1:
+        _restore(model, average_states(recent))
+        va = _scores(_logits(model, tok, va_texts, h), y_va)
+        hist["average_val_accuracy"] = va["accuracy"]
+        say(f"  mean of the last {len(recent)} validated states: val accuracy "
+            f"{va['accuracy']:.4f} (best single {best['val_accuracy']:.4f})")
+        if va["accuracy"] >= best["val_accuracy"]:
+            best.update(val_accuracy=va["accuracy"], step=f"mean of {len(recent)}",
+                        state=_trainable_state(model))
     return hist, best, steps, stopped
 
 
 def train(dataset: str = DATASET, *, data_dir=None, out=None, arch=None, epochs=None,
           lr=None, batch_size=None, seed: int = 0, max_steps=None, max_minutes=None,
           plots: bool = True, quiet: bool = False, model_path=None, texts=None,
-          **options) -> dict:
+          device="cpu", **options) -> dict:
     """Fine-tune MiniLM (or the BERT folder ``model_path``) on rt-polarity, in mode
     ``arch`` = ``"head"`` (default), ``"full"`` or ``"lora"``; see the module docstring.
 
@@ -287,7 +314,8 @@ def train(dataset: str = DATASET, *, data_dir=None, out=None, arch=None, epochs=
     Returns ``{"metrics", "checkpoint", "plots", "wall_s", "history"}``; ``metrics`` has
     ``test_accuracy``, ``val_accuracy``, ``trainable_parameters``, ``total_parameters``;
     ``plots`` lists ``out/training_curves.png`` (:func:`plot_curves`) when ``plots`` and
-    ``out`` are given.
+    ``out`` are given.  ``device``: where the model trains (``"cuda"`` needs CuPy and a
+    GPU; the tokenized batches are moved there).
     """
     from ..models.classifier_heads import MODES, SentenceClassifier, configure
     from ..models.pretrained import from_pretrained, minilm_path
@@ -325,6 +353,7 @@ def train(dataset: str = DATASET, *, data_dir=None, out=None, arch=None, epochs=
     model = SentenceClassifier(encoder, num_labels=len(LABEL_NAMES), dropout=h["dropout"])
     lora_kw = {k: h[k] for k in ("r", "alpha", "targets", "lora_dropout") if k in h}
     n_train = configure(model, arch, **lora_kw)
+    model.to(device)
     n_total = sum(p.numel() for p in model.parameters())
     say(f"finetune ({arch}) {model_path.name}: {n_train:,} of {n_total:,} parameters train; "
         f"{len(y_tr)} train / {len(y_va)} val / {len(y_te)} test snippets; lr {h['lr']}, "
@@ -337,18 +366,18 @@ def train(dataset: str = DATASET, *, data_dir=None, out=None, arch=None, epochs=
         say(f"embedded {sum(len(x) for x in (tr, va, te))} snippets once in {embed_s:.0f} s")
         history, best, steps, stopped = _fit_head(model, (u["train"], u["val"]),
                                                   (y_tr, y_va), h, rng, say, max_steps,
-                                                  deadline)
+                                                  deadline, device)
         _restore(model, best["state"])
         model.eval()
         with no_grad():
-            test = _scores(model.head(Tensor(u["test"])).numpy(), y_te)
+            test = _scores(model.head(Tensor(u["test"]).to(device)).cpu().numpy(), y_te)
         picked = {"best_epoch": best["epoch"], "embed_s": embed_s}
     else:
         if eval_every is None:
             eval_every = -(-len(y_tr) // h["batch_size"])
         history, best, steps, stopped = _fit_encoder(model, tok, ((tr, y_tr), (va, y_va)),
                                                      h, rng, say, max_steps, deadline,
-                                                     eval_every)
+                                                     eval_every, device)
         train_s = time.perf_counter() - start
         _restore(model, best["state"])
         test = _scores(_logits(model, tok, te, h), y_te)
