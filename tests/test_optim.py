@@ -102,7 +102,7 @@ def assert_params_close(n_params, t_params, kind="exact", what="parameter"):
         assert_close(pn.detach(), pt.detach(), kind=kind, what=f"{what} {i}")
 
 
-def assert_state_close(n_opt, t_opt):
+def assert_state_close(n_opt, t_opt, kind="exact"):
     """Same state entries, same values (tensors within float32 tolerance, step equal)."""
     n_sd, t_sd = n_opt.state_dict(), t_opt.state_dict()
     assert sorted(n_sd["state"]) == sorted(t_sd["state"])
@@ -118,7 +118,7 @@ def assert_state_close(n_opt, t_opt):
                 assert nv == int(tv.item())
             else:
                 assert isinstance(nv, nr.Tensor)
-                assert_close(nv, tv, what=f"state {key!r} of parameter {k}")
+                assert_close(nv, tv, kind=kind, what=f"state {key!r} of parameter {k}")
 
 
 # ----------------------------------------------------------------------------- parity
@@ -178,8 +178,15 @@ def test_optimizer_matches_torch(device, case):
     name, kw = case
     n_params, t_params, n_opt, t_opt = run_both(getattr(optim, name),
                                                 getattr(torch.optim, name), kw, device=device)
-    assert_params_close(n_params, t_params)
-    assert_state_close(n_opt, t_opt)
+    # On the GPU, Adam's step m / (sqrt(v) + eps) is computed by neurona's fused kernel and by
+    # torch's foreach kernels in different (equal in exact arithmetic) orders; near the
+    # optimum, where m ~ 0, the last-bit differences are amplified step after step (seen on
+    # an H100: 6e-6 absolute, 4e-4 relative after 12 steps).  The kernel itself is checked
+    # against the NumPy update in test_cuda_kernels.py.
+    adam_on_gpu = device == "cuda" and name in ("Adam", "AdamW")
+    kind = "transcendental" if adam_on_gpu else "exact"
+    assert_params_close(n_params, t_params, kind=kind)
+    assert_state_close(n_opt, t_opt, kind=kind)
     # the update changed the numbers, not the parameters' nature (nor their device)
     for p in n_params:
         assert p.is_leaf and p.requires_grad and p.grad_fn is None

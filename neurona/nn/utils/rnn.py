@@ -80,8 +80,8 @@ def _gather_with_pad(data, idx, value=0.0):
     xp_data = data._data
     xp = xp_of(xp_data)
     pad = _fn._make(xp.full((1,) + xp_data.shape[1:], value, xp_data.dtype))
-    if isinstance(idx, np.ndarray):
-        idx = xp.asarray(idx)            # host index math, used on data's device
+    if isinstance(idx, np.ndarray):      # host index math, used on data's device (as an
+        idx = _fn._make(xp.asarray(idx))  # integer tensor: indexing takes no CuPy arrays)
     return _cat([data, pad], 0)[idx]
 
 
