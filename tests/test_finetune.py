@@ -188,6 +188,9 @@ def test_checkpoint_averaging_is_validated_and_kept_when_not_worse(rt_slices, mo
     assert h["eval_step"] == list(range(1, 9))
     assert h["val_accuracy"][-2:] == [1.0, 1.0] and h["average_val_accuracy"] == 1.0
     assert m["best_step"] == "mean of 2" and m["val_accuracy"] == 1.0
+    # the single best state is scored on the test set too
+    assert m["single_best_step"] == h["val_accuracy"].index(1.0) + 1
+    assert m["single_best_val_accuracy"] == 1.0 and 0 <= m["single_best_test_accuracy"] <= 1
     # the kept weights are the mean of the two states handed to average_states
     seen = []
 
@@ -205,7 +208,8 @@ def test_checkpoint_averaging_is_validated_and_kept_when_not_worse(rt_slices, mo
         assert_close(kept[k], (states[0][k] + states[1][k]) / 2, atol=1e-6)
     without = finetune.train(**kw)
     assert "average_val_accuracy" not in without["history"]
-    assert without["metrics"]["best_step"] == h["val_accuracy"].index(1.0) + 1
+    assert without["metrics"]["best_step"] == m["single_best_step"]
+    assert without["metrics"]["test_accuracy"] == m["single_best_test_accuracy"]
     with pytest.raises(ValueError, match="unknown options"):
         finetune.train(averages=2, **kw)
 
@@ -217,13 +221,23 @@ def test_finetune_on_cuda_matches_cpu(rt_slices, device):
     from neurona.recipes import finetune
     texts = {"train": rt_slices("train", 16), "val": rt_slices("val", 8),
              "test": rt_slices("test", 8)}
-    kw = dict(arch="full", texts=texts, quiet=True, max_steps=2, batch_size=8, dropout=0.0,
-              eval_every=1)
-    cpu, gpu = finetune.train(**kw), finetune.train(device=device, **kw)
-    assert_close(np.array(gpu["history"]["step_loss"]), np.array(cpu["history"]["step_loss"]),
-                 atol=2e-4)
-    assert next(iter(gpu["model"].parameters())).device.type == "cuda"
-    assert abs(gpu["metrics"]["test_accuracy"] - cpu["metrics"]["test_accuracy"]) <= 1 / 8
+    kw = dict(arch="full", texts=texts, quiet=True, max_steps=2, batch_size=8, eval_every=1)
+    gpu = finetune.train(device=device, **kw)
+    model = gpu["model"]
+    assert all(p.device.type == "cuda" for p in model.parameters())
+    # the encoder's dropout draws its masks from the GPU's generator, so the training
+    # losses are not the CPU's; they are a 2-class start's (ln 2 = 0.69, give or take)
+    losses = gpu["history"]["step_loss"]
+    assert len(losses) == 2 and all(0.3 < v < 1.2 for v in losses), losses
+    # the trained model gives the same logits on the GPU as its weights do on the CPU
+    from neurona.models.classifier_heads import SentenceClassifier
+    from neurona.models.pretrained import from_pretrained, minilm_path
+    encoder, tok = from_pretrained(minilm_path())
+    on_cpu = SentenceClassifier(encoder)
+    on_cpu.load_state_dict(model.state_dict())
+    h = {"max_length": 128, "eval_batch_size": 8}
+    assert_close(finetune._logits(model, tok, texts["val"][0], h),
+                 finetune._logits(on_cpu, tok, texts["val"][0], h), atol=1e-4)
 
 
 def _assert_png(path):
