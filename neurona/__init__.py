@@ -22,6 +22,8 @@ from . import nn
 from . import utils
 from . import optim
 from .serialization import save, load
+from . import parallel
+from .parallel import get_num_threads, set_num_threads
 
 float = float32   # noqa: A001  (torch.float)
 double = float64

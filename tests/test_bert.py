@@ -82,6 +82,16 @@ def test_minilm_embeddings_match_transformers(minilm):
     assert np.abs(alone[0] - ours[1]).max() <= 1e-5
 
 
+def test_minilm_encode_in_parallel_parts_matches_one_part(minilm):
+    # batches of 5 split over 1, 2 and 3 threads: each part is padded to its own longest
+    # sentence, and the embeddings do not change (nor their order)
+    one = minilm.encode(SENTENCES, batch_size=5, num_threads=1)
+    for threads in (2, 3):
+        many = minilm.encode(SENTENCES, batch_size=5, num_threads=threads)
+        assert many.shape == one.shape
+        assert np.abs(many - one).max() <= 1e-5
+
+
 def test_minilm_semantic_search_finds_paraphrases(minilm):
     corpus = ["A man is eating a piece of bread.", "A man is riding a horse.",
               "A woman is playing violin.", "Two men pushed carts through the woods.",

@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..autograd import no_grad
+from ..parallel import get_num_threads, parallel_map
 from ..tensor import Tensor
 from .bert import BertModel
 
@@ -223,24 +224,39 @@ class SentenceEncoder:
         return self.tokenizer.encode_batch(sentences, padding=True, truncation=True,
                                            max_length=self.max_length)
 
-    def encode(self, sentences, batch_size: int = 32, normalize: bool = True) -> np.ndarray:
-        """Embeddings (N, d) float32 of the N ``sentences`` (a list of strings)."""
+    def encode(self, sentences, batch_size: int = 32, normalize: bool = True,
+               num_threads: int | None = None) -> np.ndarray:
+        """Embeddings (N, d) float32 of the N ``sentences`` (a list of strings), computed
+        ``batch_size`` sentences at a time.
+
+        On the CPU each batch is split into ``num_threads`` parts (default
+        :func:`neurona.get_num_threads`) that run at the same time
+        (:func:`neurona.parallel.parallel_map`); each part is padded only to its own
+        longest sentence.  On a GPU the batches run whole, one after the other."""
         if isinstance(sentences, str):
             sentences = [sentences]
         sentences = list(sentences)
         if not sentences:
             raise ValueError("SentenceEncoder.encode: got no sentences")
-        out = []
         self.model.eval()
         device = next(iter(self.model.parameters())).device      # the batches go there
-        with no_grad():
-            for i in range(0, len(sentences), batch_size):
-                batch = self.tokenize(sentences[i:i + batch_size])
-                ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+        threads = 1 if device.type != "cpu" else \
+            (get_num_threads() if num_threads is None else int(num_threads))
+        parts = []                      # (ids, mask) arrays: tokenized here, in one thread
+        for i in range(0, len(sentences), batch_size):
+            batch = self.tokenize(sentences[i:i + batch_size])
+            ids, mask = batch["input_ids"].numpy(), batch["attention_mask"].numpy()
+            for rows in np.array_split(np.arange(len(ids)), min(threads, len(ids))):
+                length = int(np.flatnonzero(mask[rows].any(0))[-1]) + 1   # its longest
+                parts.append((ids[rows, :length], mask[rows, :length]))
+
+        def embed(part):
+            ids, mask = (Tensor(a).to(device) for a in part)
+            with no_grad():
                 h = self.model(ids, mask).last_hidden_state
                 u = mean_pooling(h, mask)
-                out.append((_normalize(u) if normalize else u).cpu().numpy())
-        return np.concatenate(out, 0)
+                return (_normalize(u) if normalize else u).cpu().numpy()
+        return np.concatenate(parallel_map(embed, parts, threads), 0)
 
 
 class SearchHit(NamedTuple):
