@@ -131,6 +131,25 @@ def test_sdpa_fully_masked_rows_give_zeros_like_torch(device, kind):
     assert np.all(to_numpy(n_out[0])[:, 1] == 0)
 
 
+def test_sdpa_mask_that_blocks_nothing_is_the_same_as_none():
+    # an all-True bool mask is skipped (a batch without padding); one False key still
+    # counts; both with gradients, against torch
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.standard_normal((2, 3, 5, 4)).astype(np.float32) for _ in range(3))
+    one_false = np.ones((2, 1, 1, 5), bool)
+    one_false[1, 0, 0, 2] = False
+    for mask in (np.ones((2, 1, 1, 5), bool), one_false):
+        check_parity(lambda a, b, c: F.scaled_dot_product_attention(
+                         a, b, c, attn_mask=neurona.tensor(mask)),
+                     lambda a, b, c: TF.scaled_dot_product_attention(
+                         a, b, c, attn_mask=torch.tensor(mask)),
+                     [q, k, v], kind="matmul")
+    n = [neurona.tensor(a) for a in (q, k, v)]
+    full = F.scaled_dot_product_attention(*n, attn_mask=neurona.tensor(np.ones((5, 5), bool)))
+    assert_close(full, TF.scaled_dot_product_attention(*map(torch.tensor, (q, k, v))),
+                 kind="matmul")
+
+
 def test_sdpa_causal_with_more_queries_than_keys(device):
     rng = np.random.default_rng(5)
     q, k, v = (rng.standard_normal(s).astype(np.float32) for s in ((6, 2), (3, 2), (3, 4)))

@@ -120,8 +120,10 @@ class ScaledDotProductAttention(Function):
             a += xp.where(tri, dt.type(0), dt.type(-np.inf))
         if bool_mask is not None:
             if np.broadcast_shapes(a.shape, bool_mask.shape) == a.shape:
-                # -inf where blocked, added in place: the where runs on the (small) mask
-                a += xp.where(bool_mask, dt.type(0), dt.type(-np.inf))
+                # -inf where blocked, added in place: the where runs on the (small) mask;
+                # a mask that blocks nothing (a batch without padding) is skipped
+                if not bool_mask.all():
+                    a += xp.where(bool_mask, dt.type(0), dt.type(-np.inf))
             else:
                 a = xp.where(bool_mask, a, dt.type(-np.inf))
         # softmax along the keys; rows with every key masked (max = -inf) give P = 0
