@@ -56,6 +56,7 @@ import numpy as np
 from .. import nn
 from ..autograd import no_grad
 from ..nn import functional as F
+from ..parallel import parallel_map
 from ..random import manual_seed
 from ..tensor import Tensor
 from ..train.readings import read_scalars
@@ -92,31 +93,38 @@ def _by_length(tok, texts, max_length):
     return np.asarray(lengths)
 
 
+def _eval_batches(model, fn, tok, texts, batch_size, max_length, width) -> np.ndarray:
+    """``fn(ids, mask)`` (N, width) over ``texts`` in eval mode without gradients, in
+    batches of similar lengths (little padding); on the CPU the batches run on
+    :func:`neurona.get_num_threads` threads at once (tokenized here first: a tokenizer is
+    not thread-safe)."""
+    order = np.argsort(_by_length(tok, texts, max_length), kind="stable")
+    batches = list(_batches(tok, texts, batch_size, max_length, order))
+    on_cpu = model.classifier.weight.device.type == "cpu"
+    out = np.zeros((len(texts), width), np.float32)
+    was = model.training
+    model.eval()
+    try:
+        with no_grad():
+            rows = parallel_map(lambda b: fn(b[1], b[2]).cpu().numpy(), batches,
+                                None if on_cpu else 1)
+    finally:
+        model.train(was)
+    for (idx, _, _), r in zip(batches, rows):
+        out[idx] = r
+    return out
+
+
 def embed_texts(model, tok, texts, batch_size=64, max_length=128) -> np.ndarray:
     """The pooled embeddings u (N, d) of ``texts`` (no_grad, eval mode; batches of
     similar lengths, so little padding)."""
-    order = np.argsort(_by_length(tok, texts, max_length), kind="stable")
-    out = np.zeros((len(texts), model.classifier.in_features), np.float32)
-    was = model.training
-    model.eval()
-    with no_grad():
-        for idx, ids, mask in _batches(tok, texts, batch_size, max_length, order):
-            out[idx] = model.embed(ids, mask).cpu().numpy()
-    model.train(was)
-    return out
+    return _eval_batches(model, model.embed, tok, texts, batch_size, max_length,
+                         model.classifier.in_features)
 
 
 def _logits(model, tok, texts, h) -> np.ndarray:
-    order = np.argsort(_by_length(tok, texts, h["max_length"]), kind="stable")
-    out = np.zeros((len(texts), model.classifier.out_features), np.float32)
-    was = model.training
-    model.eval()
-    with no_grad():
-        for idx, ids, mask in _batches(tok, texts, h["eval_batch_size"], h["max_length"],
-                                       order):
-            out[idx] = model(ids, mask).cpu().numpy()
-    model.train(was)
-    return out
+    return _eval_batches(model, model, tok, texts, h["eval_batch_size"], h["max_length"],
+                         model.classifier.out_features)
 
 
 def _scores(logits: np.ndarray, y) -> dict:
