@@ -9,7 +9,7 @@
     neurona generate CHECKPOINT --prompt "ROMEO:" --temperature 0.8 --top-k 20
     neurona tag CHECKPOINT "The cat sat on the mat ."
     neurona embed "A man is eating pasta." --search-in corpus.txt   (sentence embeddings)
-    neurona finetune sentiment --mode full|head|lora [--model BERT_FOLDER]
+    neurona finetune sentiment --mode full|head|lora [--model BERT_FOLDER] [--device cuda]
     neurona attention "The animal didn't cross the street because it was tired." --layer 3
 
 ``train NAME`` calls ``neurona.recipes.<module>.train`` (each recipe documents its
@@ -178,7 +178,9 @@ def cmd_finetune(args) -> int:
                             out=out, arch=args.mode, epochs=args.epochs, lr=args.lr,
                             batch_size=args.batch_size, seed=args.seed,
                             max_steps=args.max_steps, max_minutes=args.max_minutes,
-                            plots=not args.no_plots, quiet=args.quiet, model_path=args.model)
+                            plots=not args.no_plots, quiet=args.quiet, model_path=args.model,
+                            device=args.device,
+                            **({} if args.average is None else {"average": args.average}))
     _print_result(result)
     return 0
 
@@ -286,6 +288,9 @@ def add_commands(sub) -> None:
     p.add_argument("--max-steps", type=int, dest="max_steps")
     p.add_argument("--max-minutes", type=float, dest="max_minutes")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--average", type=int, help="full/lora: also try the mean of the states "
+                   "at the last K validations (kept when validation is not worse)")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda (CuPy and a GPU)")
     p.add_argument("--out", help="output folder (default neurona-runs/finetune-TASK-MODE)")
     p.add_argument("--data-dir", dest="data_dir", help="folder holding rt-polarity/")
     p.add_argument("--no-plots", action="store_true", dest="no_plots")

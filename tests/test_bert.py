@@ -361,3 +361,9 @@ def test_finetune_command_runs_head_mode_with_any_bert_folder(tmp_path, capsys):
     accuracy = next(v for k, v in metrics.items() if "test" in k and "acc" in k)
     assert 0.0 <= accuracy <= 1.0
     assert "done in" in capsys.readouterr().out
+    # full mode, a step, with --average and --device passed through to the recipe
+    assert main(["finetune", "sentiment", "--mode", "full", "--model", str(folder),
+                 "--max-steps", "1", "--average", "2", "--device", "cpu", "--quiet",
+                 "--no-plots", "--out", str(tmp_path / "full")]) == 0
+    saved = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    assert saved["hyperparameters"]["average"] == 2 and saved["metrics"]["steps"] == 1

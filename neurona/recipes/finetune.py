@@ -21,6 +21,10 @@ The three modes (``arch``):
 * ``lora`` -- LoRA adapters (r = 8, alpha = 16) on the attention's query, key and value
   projections (``options["targets"]``), plus the head: AdamW lr 1e-3, same schedule.
 
+For ``full`` and ``lora``, ``average=k`` also validates the mean of the weights at the last
+k validations (checkpoint averaging) and keeps it when validation does not get worse;
+``device="cuda"`` trains on a GPU.
+
 Measured on the course's 2-core machine (seed 0 unless said; one thread per run, two runs
 at a time; validation twice per epoch; one epoch = 270 steps of 32)::
 
@@ -39,6 +43,26 @@ at a time; validation twice per epoch; one epoch = 270 steps of 32)::
 The models trained from scratch in :mod:`.sentiment` reach 0.76-0.78; full fine-tuning
 reaches 0.83-0.84 (best 0.836, every full run's best checkpoint at the end of its second
 epoch); one standard error on 1,066 test snippets is 1.1 points, so the full runs are level.
+
+A sweep on a GPU (``python examples/16_finetune_sweep.py --device cuda --workers 12 ...``,
+an H100, ``device="cuda"``: 1.5-3 minutes per 3-epoch run with 8-16 runs sharing the GPU)
+ran 30 full fine-tunings on one validation split (``split_seed=0``; seeds 0-6 drawing the
+head, dropout and batch order), all with ``average=3``::
+
+    lr     epochs  runs  test mean  sd     min    max    validation mean
+    3e-5   3       4     0.829      0.008  0.818  0.835  0.843
+    3e-5   4       4     0.832      0.006  0.826  0.840  0.850
+    5e-5   3       7     0.829      0.008  0.818  0.841  0.855
+    8e-5   3       7     0.831      0.006  0.825  0.841  0.861
+    1e-4   3       4     0.833      0.006  0.827  0.841  0.860
+    1e-4   4 (*)   4     0.826      0.011  0.812  0.838  0.857
+    (*) stopped by the sweep's time limit after 959-991 of 1,080 steps
+
+So full fine-tuning of MiniLM on this split gives 0.830 +- 0.007 test accuracy (30 runs);
+3 of the 30 reach 0.84.  The pick by validation (0.8635, shared by three runs) has test
+accuracies 0.8405, 0.8283 and 0.8405.  Checkpoint averaging (``average=3``) won on
+validation in 5 of the 30 runs and changed their test accuracy by -0.6 to +0.7 points
+(mean -0.1): no gain, so it stays off by default.
 
 The run folder holds ``finetune.safetensors`` (the *trainable* tensors only -- the head,
 the adapters, or for ``full`` the whole model -- with the mode, the hyperparameters and
