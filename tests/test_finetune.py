@@ -294,3 +294,26 @@ def test_param_groups_layer_decay_and_head_lr():
     single = param_groups(model, {"lr": 2e-5})
     assert len(single) == 1 and single[0]["lr"] == 2e-5
     assert len(single[0]["params"]) == len(named)
+
+
+def test_sweep_example_runs_a_quick_grid_and_picks_by_validation(tmp_path):
+    """examples/16 with --quick: two runs in one worker process, results and summary."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    from conftest import REPO
+    out = tmp_path / "sweep"
+    proc = subprocess.run(
+        [sys.executable, str(Path(REPO) / "examples" / "16_finetune_sweep.py"), "--quick",
+         "--workers", "1", "--seed", "0,1", "--epochs", "1", "--eval-every", "1",
+         "--average", "2", "--minutes", "5", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["seed"] for r in rows] == [0, 1] and all("error" not in r for r in rows)
+    assert all(r["steps"] == 2 and len(r["val_curve"]) == 2 for r in rows)
+    summary = (out / "summary.md").read_text()
+    best = max(rows, key=lambda r: r["val_accuracy"])
+    assert f"seed {best['seed']}, average 2: validation {best['val_accuracy']:.4f}" in summary
