@@ -8,6 +8,10 @@ on 1.6 million numbers).  float64: SciPy's ``erf`` (or CuPy's on the GPU).  With
 float64 arrays use Python's ``math.erf`` element by element (exact, slow: meant for
 gradient checks) and other dtypes the rational approximation of Abramowitz & Stegun
 7.1.26 (|error| <= 1.5e-7).
+
+The normal CDF Phi(x) = (1 + erf(x / sqrt 2)) / 2 of exact GELU (``normal_cdf_float32``)
+has its own float32 form, (1 + tanh(x C(x^2))) / 2 (|error| <= 9.5e-8; see ``_PHI_TANH``),
+about 40% faster than going through erf (4.2 against 7.5 ms on 1.7 million numbers).
 """
 from __future__ import annotations
 
@@ -95,27 +99,46 @@ def erf_float32(x: np.ndarray, scale: float = 1.0) -> np.ndarray:
     return blockwise(kernel, [x], 1, 3, np.float32)[0]
 
 
-_INV_SQRT_2 = np.float32(1 / math.sqrt(2))
+# Phi(x) = (1 + tanh(x C(x^2))) / 2 with C a degree-6 polynomial in x^2 (lowest first):
+# x C(x^2) fits atanh(erf(x / sqrt 2)) on [0, 5.5] (weighted minimax, Lawson's iterations,
+# fitted for neurona); |Phi error| <= 9.5e-8 in float32 everywhere, tanh saturating to
+# exactly 0 and 1 far out.  Eleven cheap passes and one tanh: about 30% fewer than
+# (1 + erf(x / sqrt 2)) / 2 with the rational erf above.  The leading coefficient, the
+# tanh(sqrt(2/pi) x (1 + 0.0455 x^2)) of the "tanh" GELU, is the first two terms.
+_PHI_TANH = tuple(np.float32(c) for c in (
+    0.7978849411010742, 0.03633308410644531, -3.2594929507467896e-05,
+    -5.530621638172306e-05, 3.964748884754954e-06, -1.322637359635337e-07,
+    1.7561829768197867e-09))
 
 
-def _phi_kernel(x, phi, t, x2, q):
-    _erf_block(x, phi, t, x2, q, _INV_SQRT_2)
+def _phi_kernel(x, phi, x2, p):
+    """Phi(x) of one block into ``phi`` (x2, p: scratch of the same size)."""
+    np.multiply(x, x, out=x2)
+    np.multiply(x2, _PHI_TANH[-1], out=p)              # Horner's rule for C(x^2)
+    for c in _PHI_TANH[-2:0:-1]:
+        p += c
+        p *= x2
+    p += _PHI_TANH[0]
+    p *= x
+    np.tanh(p, out=phi)
     phi += 1
     phi *= 0.5
 
 
-def _gelu_kernel(x, z, phi, t, x2, q):
-    _phi_kernel(x, phi, t, x2, q)
+def _gelu_kernel(x, z, phi, x2, p):
+    _phi_kernel(x, phi, x2, p)
     np.multiply(x, phi, out=z)
 
 
 def normal_cdf_float32(x: np.ndarray, times_x: bool = False):
-    """Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF, of a float32 array;
-    with ``times_x`` returns (x Phi(x), Phi(x)) -- GELU and what its backward needs --
-    computed in the same blocks (no extra pass over the array)."""
-    if times_x:
-        return tuple(blockwise(_gelu_kernel, [x], 2, 3, np.float32))
-    return blockwise(_phi_kernel, [x], 1, 3, np.float32)[0]
+    """Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF, of a float32 array, by
+    the tanh form above (|error| <= 9.5e-8); with ``times_x`` returns (x Phi(x), Phi(x))
+    -- GELU and what its backward needs -- computed in the same blocks (no extra pass over
+    the array)."""
+    with np.errstate(over="ignore", invalid="ignore"):    # |x| > ~1e4: x^2 -> inf, fine
+        if times_x:
+            return tuple(blockwise(_gelu_kernel, [x], 2, 2, np.float32))
+        return blockwise(_phi_kernel, [x], 1, 2, np.float32)[0]
 
 
 def erf(x):
