@@ -72,12 +72,17 @@ class LayerNorm(Function):
         if type(x2) is not np.ndarray and cuda_kernels.rows_ok(x2, -1):
             xhat, r = cuda_kernels.layer_norm_rows(x2, eps)   # one CUDA kernel, same formulas
         else:
-            mu = x2.sum(axis=1, keepdims=True)        # (sum / d: ndarray.mean is a slower
-            mu /= d                                     #  Python wrapper around the same sum)
+            # row sums as matrix-vector products with a column of ones: BLAS is 3-4x
+            # faster than ndarray.sum over rows of a few hundred numbers (measured: 14 vs
+            # 49 us on 512 x 384)
+            ones = xp.ones((d, 1), wd)
+            mu = x2 @ ones
+            mu /= d
             xhat = x2 - mu
-            var = (xhat * xhat).sum(axis=1, keepdims=True)
+            var = (xhat * xhat) @ ones
             var /= d
-            r = 1.0 / xp.sqrt(var + wd.type(eps))
+            var += wd.type(eps)
+            r = 1.0 / xp.sqrt(var)
             xhat *= r
         w = params[0].reshape(1, d) if has_w else None
         b = params[-1].reshape(1, d) if has_b else None
