@@ -115,6 +115,46 @@ def test_sdpa_gradcheck64(kind):
         q, k, v, attn_mask=m, is_causal=kind == "causal", scale=0.7), q, k, v, mask)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 8, 4), (1, 2, 13, 5), (9, 3), (2, 1, 12, 2)])
+def test_sdpa_causal_blocks_match_the_full_path_and_torch(monkeypatch, shape):
+    """Causal attention without dropout or other masks runs by blocks of query rows (the
+    masked upper triangle skipped; ops.attention.CAUSAL_BLOCK, 4 here so that short
+    sequences take it): forward and every gradient equal the full path's and torch's, and
+    the finite differences."""
+    import neurona.ops.attention as A
+    rng = np.random.default_rng(len(shape))
+    q, k, v, g = (rng.standard_normal(shape).astype(np.float32) for _ in range(4))
+
+    def run(block, needs=(True, True, True)):
+        monkeypatch.setattr(A, "CAUSAL_BLOCK", block)
+        ts = [neurona.tensor(a, requires_grad=r) for a, r in zip((q, k, v), needs)]
+        out = F.scaled_dot_product_attention(*ts, is_causal=True, scale=0.6)
+        out.backward(neurona.tensor(g))
+        return out, ts
+    calls = []
+    blocked = A.ScaledDotProductAttention._causal_blocks_forward
+    monkeypatch.setattr(A.ScaledDotProductAttention, "_causal_blocks_forward",
+                        lambda self, *a: calls.append(1) or blocked(self, *a))
+    out, ts = run(4)
+    full, fts = run(10 ** 6)
+    assert calls == [1]                     # the first took the blocks, the second did not
+    tts = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    tout = TF.scaled_dot_product_attention(*tts, is_causal=True, scale=0.6)
+    tout.backward(torch.tensor(g))
+    assert_close(out, full.detach().numpy(), kind="matmul")
+    assert_close(out, tout, kind="matmul")
+    for t, f, tt in zip(ts, fts, tts):
+        assert_close(t.grad, f.grad.numpy(), kind="matmul")
+        assert_close(t.grad, tt.grad, kind="matmul")
+    # only some inputs need a gradient: the others get none
+    _, ts = run(4, needs=(False, True, False))
+    assert ts[0].grad is None and ts[2].grad is None
+    assert_close(ts[1].grad, tts[1].grad, kind="matmul")
+    monkeypatch.setattr(A, "CAUSAL_BLOCK", 4)
+    gradcheck64(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                q, k, v)
+
+
 @pytest.mark.parametrize("kind", ["bool", "float"])
 def test_sdpa_fully_masked_rows_give_zeros_like_torch(device, kind):
     rng = np.random.default_rng(4)

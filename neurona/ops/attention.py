@@ -24,6 +24,11 @@ dropout, the boolean keep-mask D (1 byte per weight; P~ is rebuilt from P and D)
 scores; recomputing P from Q, K and the row log-sum-exp would save that memory at the cost
 of a second Q K^T product -- on NumPy memory is not the bottleneck, so P is kept.
 
+Causal attention (``is_causal`` without dropout, another mask or returned weights) goes
+by blocks of ``CAUSAL_BLOCK`` query rows: rows r0..r1-1 see keys 0..r1-1 only, so the
+scores, softmax and products of the masked upper triangle are never computed (37.5% less
+work at L = 128; forward + backward of the GPT bench's attention 22-31 -> 15-18 ms).
+
 Rows whose keys are all masked (a boolean row of False, or a row of -inf) give P = 0 and
 O = 0 with zero gradients, as torch 2.13 does (older torch versions gave NaN).
 
@@ -55,6 +60,19 @@ __all__ = ["scaled_dot_product_attention"]
 
 def _swap(a):
     return a.swapaxes(-1, -2)
+
+
+CAUSAL_BLOCK = 32       # query rows per block of the causal path (L >= 2 blocks)
+_UPPER = {}
+
+
+def _upper_minus_inf(xp, n, dt):
+    """(n, n): -inf above the diagonal, 0 on and below it (cached per size, dtype, xp)."""
+    key = (xp.__name__, n, np.dtype(dt).str)
+    if key not in _UPPER:
+        _UPPER[key] = xp.where(xp.triu(xp.ones((n, n), dtype=bool), 1),
+                               np.dtype(dt).type(-np.inf), np.dtype(dt).type(0))
+    return _UPPER[key]
 
 
 def _stacked(a, h):
@@ -106,6 +124,11 @@ class ScaledDotProductAttention(Function):
         dt = q.dtype
         s = dt.type(scale)
         self.gqa = gqa
+        self.blocks = None
+        if (causal and m is None and bool_mask is None and dropout_p == 0 and not gqa
+                and not need_weights and q.shape[-2] == k.shape[-2] >= 2 * CAUSAL_BLOCK
+                and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
+            return self._causal_blocks_forward(q, k, v, s)
         # (..., L, S); with gqa, query heads share K heads
         a = _matmul_shared(q, _swap(k)) if gqa else xp.matmul(q, _swap(k))
         a *= s
@@ -155,7 +178,58 @@ class ScaledDotProductAttention(Function):
         # corrupt what backward reads
         return out, (pd.copy() if pd is p else pd)
 
+    # -- causal attention by blocks of query rows ------------------------------------
+    # With a causal mask, query rows r0..r1-1 attend only to keys 0..r1-1: computing the
+    # scores block by block (CAUSAL_BLOCK rows at a time) skips the masked upper triangle,
+    # 1 - (n + 1) / 2n of the work with n blocks (37.5% at L = 128).  Same formulas as
+    # above, row block by row block; used without dropout, extra masks or returned weights.
+
+    def _causal_blocks_forward(self, q, k, v, s):
+        xp = xp_of(q)
+        dt = q.dtype
+        L = q.shape[-2]
+        out = xp.empty(q.shape[:-1] + (v.shape[-1],), dt)
+        blocks = []
+        for r0 in range(0, L, CAUSAL_BLOCK):
+            r1 = min(r0 + CAUSAL_BLOCK, L)
+            a = xp.matmul(q[..., r0:r1, :], _swap(k[..., :r1, :]))      # (..., rb, r1)
+            a *= s
+            a[..., r0:r1] += _upper_minus_inf(xp, r1 - r0, dt)       # the diagonal block
+            a -= a.max(axis=-1, keepdims=True)          # finite: key 0 is always visible
+            xp.exp(a, out=a)
+            a /= xp.matmul(a, xp.ones((r1, 1), dt))
+            out[..., r0:r1, :] = xp.matmul(a, v[..., :r1, :])
+            blocks.append((r0, r1, a))
+        self.blocks, self.q, self.k, self.v, self.s = blocks, q, k, v, s
+        self.p, self.keep, self.m_shape = None, None, None
+        return out
+
+    def _causal_blocks_backward(self, g):
+        xp = xp_of(g)
+        q, k, v, s = self.q, self.k, self.v, self.s
+        needs = self.needs_input_grad
+        gq = xp.empty_like(q) if needs[0] else None
+        gk = xp.zeros_like(k) if needs[1] else None
+        gv = xp.zeros_like(v) if needs[2] else None
+        for r0, r1, p in self.blocks:
+            gb = g[..., r0:r1, :]
+            if gv is not None:
+                gv[..., :r1, :] += xp.matmul(_swap(p), gb)            # dV = P^T dO
+            dp = xp.matmul(gb, _swap(v[..., :r1, :]))                 # dP = dO V^T
+            dp -= xp.matmul(dp * p, xp.ones((r1, 1), p.dtype))
+            dp *= p                                                   # dA
+            if gq is not None:
+                gq[..., r0:r1, :] = xp.matmul(dp, k[..., :r1, :])
+            if gk is not None:
+                gk[..., :r1, :] += xp.matmul(_swap(dp), q[..., r0:r1, :])
+        for grad in (gq, gk):
+            if grad is not None:
+                grad *= s
+        return gq, gk, gv
+
     def backward(self, g, gw=None):
+        if self.blocks is not None:
+            return self._causal_blocks_backward(g)
         q, k, v, p, s = self.q, self.k, self.v, self.p, self.s
         keep = self.keep
         if keep is None:
