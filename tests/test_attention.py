@@ -155,6 +155,45 @@ def test_sdpa_causal_blocks_match_the_full_path_and_torch(monkeypatch, shape):
                 q, k, v)
 
 
+def test_sdpa_causal_blocks_with_dropout(monkeypatch):
+    """Dropout on the causal blocks path: each block draws its keep-mask D; the output is
+    P~ V with P~ = P * D / (1 - p) (seen through V = I), gradients go through the kept
+    weights only, dV = P~^T dO, and the same seed gives the same result."""
+    import neurona.ops.attention as A
+    monkeypatch.setattr(A, "CAUSAL_BLOCK", 4)
+    rng = np.random.default_rng(7)
+    L, p = 16, 0.3
+    qa, ka = (rng.standard_normal((3, L, 8)).astype(np.float32) for _ in range(2))
+    eye = np.eye(L, dtype=np.float32).reshape(1, L, L).repeat(3, 0)
+    q = neurona.tensor(qa, requires_grad=True)
+    neurona.manual_seed(0)
+    w = F.scaled_dot_product_attention(q, neurona.tensor(ka), neurona.tensor(eye),
+                                       dropout_p=p, is_causal=True)
+    tq, tk = torch.tensor(qa, requires_grad=True), torch.tensor(ka)
+    tp = torch.softmax(tq @ tk.transpose(-2, -1) / np.sqrt(8)
+                       + torch.triu(torch.full((L, L), -np.inf), 1), dim=-1)
+    ref = tp.detach().numpy()
+    wn = w.detach().numpy()
+    kept = wn != 0
+    lower = np.tril(np.ones((L, L), bool))
+    assert not kept[:, ~lower].any()                          # never above the diagonal
+    assert abs(1 - kept[:, lower].mean() - p) < 0.06
+    np.testing.assert_allclose(wn[kept], ref[kept] / (1 - p), rtol=1e-5)
+    w.backward(neurona.ones(w.shape))
+    (tp * torch.tensor(kept / (1 - p))).sum().backward()
+    np.testing.assert_allclose(q.grad.numpy(), tq.grad.numpy(), rtol=1e-4, atol=1e-5)
+    # the same seed draws the same masks: O = P~ V and dV = P~^T dO
+    va = rng.standard_normal((3, L, 5)).astype(np.float32)
+    g = rng.standard_normal((3, L, 5)).astype(np.float32)
+    v = neurona.tensor(va, requires_grad=True)
+    neurona.manual_seed(0)
+    o = F.scaled_dot_product_attention(neurona.tensor(qa), neurona.tensor(ka), v,
+                                       dropout_p=p, is_causal=True)
+    np.testing.assert_allclose(o.detach().numpy(), wn @ va, rtol=1e-5, atol=1e-6)
+    o.backward(neurona.tensor(g))
+    np.testing.assert_allclose(v.grad.numpy(), wn.swapaxes(1, 2) @ g, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("kind", ["bool", "float"])
 def test_sdpa_fully_masked_rows_give_zeros_like_torch(device, kind):
     rng = np.random.default_rng(4)

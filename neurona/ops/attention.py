@@ -24,8 +24,8 @@ dropout, the boolean keep-mask D (1 byte per weight; P~ is rebuilt from P and D)
 scores; recomputing P from Q, K and the row log-sum-exp would save that memory at the cost
 of a second Q K^T product -- on NumPy memory is not the bottleneck, so P is kept.
 
-Causal attention (``is_causal`` without dropout, another mask or returned weights) goes
-by blocks of ``CAUSAL_BLOCK`` query rows: rows r0..r1-1 see keys 0..r1-1 only, so the
+Causal attention (``is_causal`` without another mask or returned weights) goes by
+blocks of ``CAUSAL_BLOCK`` query rows: rows r0..r1-1 see keys 0..r1-1 only, so the
 scores, softmax and products of the masked upper triangle are never computed (37.5% less
 work at L = 128; forward + backward of the GPT bench's attention 22-31 -> 15-18 ms).
 
@@ -125,10 +125,10 @@ class ScaledDotProductAttention(Function):
         s = dt.type(scale)
         self.gqa = gqa
         self.blocks = None
-        if (causal and m is None and bool_mask is None and dropout_p == 0 and not gqa
+        if (causal and m is None and bool_mask is None and dropout_p < 1 and not gqa
                 and not need_weights and q.shape[-2] == k.shape[-2] >= 2 * CAUSAL_BLOCK
                 and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
-            return self._causal_blocks_forward(q, k, v, s)
+            return self._causal_blocks_forward(q, k, v, s, dropout_p, generator)
         # (..., L, S); with gqa, query heads share K heads
         a = _matmul_shared(q, _swap(k)) if gqa else xp.matmul(q, _swap(k))
         a *= s
@@ -182,13 +182,17 @@ class ScaledDotProductAttention(Function):
     # With a causal mask, query rows r0..r1-1 attend only to keys 0..r1-1: computing the
     # scores block by block (CAUSAL_BLOCK rows at a time) skips the masked upper triangle,
     # 1 - (n + 1) / 2n of the work with n blocks (37.5% at L = 128).  Same formulas as
-    # above, row block by row block; used without dropout, extra masks or returned weights.
+    # above, row block by row block (dropout too: each block draws its own keep-mask D);
+    # used without extra masks or returned weights.
 
-    def _causal_blocks_forward(self, q, k, v, s):
+    def _causal_blocks_forward(self, q, k, v, s, dropout_p=0.0, generator=None):
         xp = xp_of(q)
         dt = q.dtype
         L = q.shape[-2]
         out = xp.empty(q.shape[:-1] + (v.shape[-1],), dt)
+        c = dt.type(1 / (1 - dropout_p))
+        if dropout_p > 0:
+            self.deterministic = False      # gradient-check mode must not re-run it
         blocks = []
         for r0 in range(0, L, CAUSAL_BLOCK):
             r1 = min(r0 + CAUSAL_BLOCK, L)
@@ -198,10 +202,15 @@ class ScaledDotProductAttention(Function):
             a -= a.max(axis=-1, keepdims=True)          # finite: key 0 is always visible
             xp.exp(a, out=a)
             a /= xp.matmul(a, xp.ones((r1, 1), dt))
-            out[..., r0:r1, :] = xp.matmul(a, v[..., :r1, :])
-            blocks.append((r0, r1, a))
+            keep = None
+            if dropout_p > 0:                       # P~ = P * D / (1 - p)
+                keep = _uniform(xp, a.shape, dt, generator) >= dropout_p
+                out[..., r0:r1, :] = xp.matmul(a * keep * c, v[..., :r1, :])
+            else:
+                out[..., r0:r1, :] = xp.matmul(a, v[..., :r1, :])
+            blocks.append((r0, r1, a, keep))
         self.blocks, self.q, self.k, self.v, self.s = blocks, q, k, v, s
-        self.p, self.keep, self.m_shape = None, None, None
+        self.p, self.keep, self.m_shape, self.c = None, None, None, c
         return out
 
     def _causal_blocks_backward(self, g):
@@ -211,11 +220,15 @@ class ScaledDotProductAttention(Function):
         gq = xp.empty_like(q) if needs[0] else None
         gk = xp.zeros_like(k) if needs[1] else None
         gv = xp.zeros_like(v) if needs[2] else None
-        for r0, r1, p in self.blocks:
+        for r0, r1, p, keep in self.blocks:
             gb = g[..., r0:r1, :]
-            if gv is not None:
-                gv[..., :r1, :] += xp.matmul(_swap(p), gb)            # dV = P^T dO
-            dp = xp.matmul(gb, _swap(v[..., :r1, :]))                 # dP = dO V^T
+            if gv is not None:                                        # dV = P~^T dO
+                pd = p if keep is None else p * keep * self.c
+                gv[..., :r1, :] += xp.matmul(_swap(pd), gb)
+            dp = xp.matmul(gb, _swap(v[..., :r1, :]))                 # dP~ = dO V^T
+            if keep is not None:                                      # dP = dP~ D / (1-p)
+                dp *= keep
+                dp *= self.c
             dp -= xp.matmul(dp * p, xp.ones((r1, 1), p.dtype))
             dp *= p                                                   # dA
             if gq is not None:
