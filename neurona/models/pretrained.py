@@ -242,21 +242,23 @@ class SentenceEncoder:
         device = next(iter(self.model.parameters())).device      # the batches go there
         threads = 1 if device.type != "cpu" else \
             (get_num_threads() if num_threads is None else int(num_threads))
-        parts = []                      # (ids, mask) arrays: tokenized here, in one thread
-        for i in range(0, len(sentences), batch_size):
-            batch = self.tokenize(sentences[i:i + batch_size])
-            ids, mask = batch["input_ids"].numpy(), batch["attention_mask"].numpy()
-            for rows in np.array_split(np.arange(len(ids)), min(threads, len(ids))):
-                length = int(np.flatnonzero(mask[rows].any(0))[-1]) + 1   # its longest
-                parts.append((ids[rows, :length], mask[rows, :length]))
-
         def embed(part):
             ids, mask = (Tensor(a).to(device) for a in part)
             with no_grad():
                 h = self.model(ids, mask).last_hidden_state
                 u = mean_pooling(h, mask)
                 return (_normalize(u) if normalize else u).cpu().numpy()
-        return np.concatenate(parallel_map(embed, parts, threads), 0)
+        out = []
+        for i in range(0, len(sentences), batch_size):
+            # tokenized here, in one thread (a tokenizer is not thread-safe), then split
+            batch = self.tokenize(sentences[i:i + batch_size])
+            ids, mask = batch["input_ids"].numpy(), batch["attention_mask"].numpy()
+            parts = []
+            for rows in np.array_split(np.arange(len(ids)), min(threads, len(ids))):
+                length = int(np.flatnonzero(mask[rows].any(0))[-1]) + 1   # its longest
+                parts.append((ids[rows, :length], mask[rows, :length]))
+            out += parallel_map(embed, parts, threads)
+        return np.concatenate(out, 0)
 
 
 class SearchHit(NamedTuple):

@@ -80,7 +80,7 @@ import numpy as np
 from .. import nn
 from ..autograd import no_grad
 from ..nn import functional as F
-from ..parallel import parallel_map
+from ..parallel import get_num_threads, parallel_map
 from ..random import manual_seed
 from ..tensor import Tensor
 from ..train.readings import read_scalars
@@ -122,20 +122,21 @@ def _eval_batches(model, fn, tok, texts, batch_size, max_length, width) -> np.nd
     batches of similar lengths (little padding); on the CPU the batches run on
     :func:`neurona.get_num_threads` threads at once (tokenized here first: a tokenizer is
     not thread-safe)."""
+    import itertools
     order = np.argsort(_by_length(tok, texts, max_length), kind="stable")
-    batches = list(_batches(tok, texts, batch_size, max_length, order))
-    on_cpu = model.classifier.weight.device.type == "cpu"
+    batches = _batches(tok, texts, batch_size, max_length, order)
+    threads = get_num_threads() if model.classifier.weight.device.type == "cpu" else 1
     out = np.zeros((len(texts), width), np.float32)
     was = model.training
     model.eval()
     try:
         with no_grad():
-            rows = parallel_map(lambda b: fn(b[1], b[2]).cpu().numpy(), batches,
-                                None if on_cpu else 1)
+            while chunk := list(itertools.islice(batches, 4 * threads)):  # bounded memory
+                rows = parallel_map(lambda b: fn(b[1], b[2]).cpu().numpy(), chunk, threads)
+                for (idx, _, _), r in zip(chunk, rows):
+                    out[idx] = r
     finally:
         model.train(was)
-    for (idx, _, _), r in zip(batches, rows):
-        out[idx] = r
     return out
 
 
