@@ -28,6 +28,7 @@ _pool = None
 _pool_size = 0
 _pool_lock = threading.Lock()
 _blas = None
+_inside = threading.local()        # .worker: this thread runs a parallel_map call
 
 
 def _default_threads() -> int:
@@ -88,16 +89,22 @@ def parallel_map(fn, items, num_threads: int | None = None) -> list:
     caller's grad mode (``no_grad`` is per thread).  ``fn`` must not touch shared state
     that is not thread-safe (a ``tokenizers`` tokenizer is not: tokenize first).  The
     first exception raised by a call is raised here.  With one thread, or one item, the
-    calls simply run here, one after the other, and BLAS is left alone."""
+    calls simply run here, one after the other, and BLAS is left alone; so do the calls of
+    a ``parallel_map`` made from inside another one's ``fn`` (the pool's threads are busy:
+    waiting for them there would never end)."""
     items = list(items)
     size = get_num_threads() if num_threads is None else int(num_threads)
-    if size <= 1 or len(items) <= 1:
+    if size <= 1 or len(items) <= 1 or getattr(_inside, "worker", False):
         return [fn(item) for item in items]
     grad = is_grad_enabled()
 
     def call(item):
-        with set_grad_enabled(grad):
-            return fn(item)
+        _inside.worker = True
+        try:
+            with set_grad_enabled(grad):
+                return fn(item)
+        finally:
+            _inside.worker = False
     with _one_thread_blas():
         pool = _executor(size)
         futures = [pool.submit(call, item) for item in items]

@@ -75,3 +75,15 @@ def test_parallel_map_limits_blas_while_running_and_restores_it():
         range(2), 2)
     assert all(n == 1 for row in inside for n in row)
     assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before
+
+
+def test_parallel_map_inside_parallel_map_runs_the_inner_one_in_place():
+    # the outer calls hold every pool thread: an inner map must not wait for them
+    def outer(i):
+        here = threading.get_ident()
+        inner = parallel.parallel_map(lambda j: (i * 10 + j, threading.get_ident()),
+                                      range(3), 2)
+        assert all(t == here for _, t in inner)
+        return [v for v, _ in inner]
+    assert parallel.parallel_map(outer, range(4), 2) == [[i * 10 + j for j in range(3)]
+                                                         for i in range(4)]
