@@ -59,7 +59,6 @@ def _quick_texts():
 
 def _worker(queue, results_path, lock, deadline, device, eval_every, model_path, quick,
             split_seed):
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from neurona.recipes import finetune
     texts = _quick_texts() if quick else None
     while True:
@@ -148,6 +147,8 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     results = os.path.join(args.out, "results.jsonl")
     open(results, "w").close()
+    # one BLAS thread per worker: set before the workers start (they import NumPy at once)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     ctx = mp.get_context("spawn")
     queue, lock = ctx.Queue(), ctx.Lock()
     runs = grid(args)

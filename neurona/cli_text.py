@@ -179,8 +179,7 @@ def cmd_finetune(args) -> int:
                             batch_size=args.batch_size, seed=args.seed,
                             max_steps=args.max_steps, max_minutes=args.max_minutes,
                             plots=not args.no_plots, quiet=args.quiet, model_path=args.model,
-                            device=args.device,
-                            **({} if args.average is None else {"average": args.average}))
+                            device=args.device, average=args.average)
     _print_result(result)
     return 0
 
@@ -288,8 +287,8 @@ def add_commands(sub) -> None:
     p.add_argument("--max-steps", type=int, dest="max_steps")
     p.add_argument("--max-minutes", type=float, dest="max_minutes")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--average", type=int, help="full/lora: also try the mean of the states "
-                   "at the last K validations (kept when validation is not worse)")
+    p.add_argument("--average", type=int, default=0, help="full/lora: also try the mean of "
+                   "the states at the last K validations (kept when validation is not worse)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda (CuPy and a GPU)")
     p.add_argument("--out", help="output folder (default neurona-runs/finetune-TASK-MODE)")
     p.add_argument("--data-dir", dest="data_dir", help="folder holding rt-polarity/")

@@ -27,7 +27,6 @@ _num_threads: int | None = None
 _pool = None
 _pool_size = 0
 _pool_lock = threading.Lock()
-_blas = None
 _inside = threading.local()        # .worker: this thread runs a parallel_map call
 
 
@@ -68,16 +67,14 @@ def _executor(n: int):
 
 
 def _one_thread_blas():
-    """A context in which BLAS uses one thread (threadpoolctl), or a no-op without it."""
-    global _blas
+    """A context in which BLAS uses one thread (threadpoolctl; the loaded libraries are
+    looked up each time, ~1 ms: one imported after a first call is limited too)."""
     try:
-        if _blas is None:
-            from threadpoolctl import ThreadpoolController
-            _blas = ThreadpoolController()
-        return _blas.limit(limits=1, user_api="blas")
+        from threadpoolctl import threadpool_limits
     except ImportError:                        # threadpoolctl is a dependency; be lenient
         import contextlib
         return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def parallel_map(fn, items, num_threads: int | None = None) -> list:

@@ -63,7 +63,7 @@ def _tensor(x, device=None) -> Tensor:
     """``x`` (a Tensor, NumPy array or nested list) as a Tensor on ``device`` (the model's:
     token ids given as NumPy arrays go to the GPU with a model that is there)."""
     t = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
-    return t if device is None or t.device == device else t.to(device)
+    return t if device is None else t.to(device)
 
 
 def _attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None,

@@ -46,9 +46,6 @@ class SentenceClassifier(nn.Module):
         """u = masked mean of the encoder's last hidden states: (N, T) ids -> (N, d)."""
         mask = attention_mask if isinstance(attention_mask, Tensor) else \
             Tensor(np.asarray(attention_mask))
-        device = self.classifier.weight.device
-        if mask.device != device:                   # NumPy masks go to the model's device
-            mask = mask.to(device)
         h = self.encoder(input_ids, mask).last_hidden_state
         return mean_pooling(h, mask)
 

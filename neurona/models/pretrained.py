@@ -187,7 +187,7 @@ def mean_pooling(last_hidden_state, attention_mask) -> Tensor:
     """u = sum_t m_t h_t / max(sum_t m_t, 1e-9): (N, T, d), (N, T) -> (N, d)."""
     h = last_hidden_state
     m = attention_mask if isinstance(attention_mask, Tensor) else Tensor(np.asarray(attention_mask))
-    m = m.to(h.device).to(h.dtype).unsqueeze(-1)                      # (N, T, 1)
+    m = m.to(h).unsqueeze(-1)                       # h's dtype and device: (N, T, 1)
     return (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
 

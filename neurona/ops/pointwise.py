@@ -588,8 +588,8 @@ def where(condition, input=None, other=None):
     cond = _bool_array(condition, "where")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input = Tensor(input)
-        if isinstance(condition, Tensor) and condition.device != input.device:
-            input = input.to(condition.device)     # two numbers: made where the condition is
+        if isinstance(condition, Tensor):           # two numbers: made where the condition is
+            input = input.to(condition.device)
     if not isinstance(input, Tensor):
         input = to_tensor(input, other)
     other = to_tensor(other, input)

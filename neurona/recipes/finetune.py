@@ -71,6 +71,7 @@ the tokenizer; the frozen weights are re-read from the pretrained folder),
 """
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from pathlib import Path
@@ -122,7 +123,6 @@ def _eval_batches(model, fn, tok, texts, batch_size, max_length, width) -> np.nd
     batches of similar lengths (little padding); on the CPU the batches run on
     :func:`neurona.get_num_threads` threads at once (tokenized here first: a tokenizer is
     not thread-safe)."""
-    import itertools
     order = np.argsort(_by_length(tok, texts, max_length), kind="stable")
     batches = _batches(tok, texts, batch_size, max_length, order)
     threads = get_num_threads() if model.classifier.weight.device.type == "cpu" else 1
